@@ -1,0 +1,73 @@
+"""Self-describing checkpoints: network weights, constructor arguments and ordered style names.
+
+Lightning training checkpoints and exported inference files both load with `weights_only=True`,
+so a file from an untrusted source cannot run code, and both need nothing else to rebuild the network.
+"""
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+from nst_ff.transformer import StyleTransferNetwork
+
+NST_FF_KEY = "nst_ff"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the path and the reason."""
+
+
+def describe(network: StyleTransferNetwork, style_names: list[str]) -> dict:
+    return {"format": FORMAT_VERSION, "model": network.constructor_args(), "style_names": list(style_names)}
+
+
+def atomic_save(obj: dict, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file then rename: a kill at any moment leaves the old file or the new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export(path: str | os.PathLike, network: StyleTransferNetwork, style_names: list[str]) -> None:
+    """Write an inference file: the network's weights and description, nothing else."""
+    state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+    atomic_save({NST_FF_KEY: describe(network, style_names), "state_dict": state}, path)
+
+
+def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str]]:
+    """Rebuild the network (eval mode) and its style names from a training checkpoint or an export."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        # weights_only refuses any pickled object outside tensors and plain containers.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe pickle"
+        raise CheckpointError(
+            f"refusing {path}: it holds pickled Python objects that could run code ({first_line})"
+        ) from None
+    except Exception as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+    if not isinstance(checkpoint, dict) or NST_FF_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not an nst_ff checkpoint (no '{NST_FF_KEY}' description)")
+    info = checkpoint[NST_FF_KEY]
+    state = checkpoint["state_dict"]
+    if any(key.startswith("network.") for key in state):  # a Lightning checkpoint of StyleTransferModule
+        state = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    network = StyleTransferNetwork(**info["model"])
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not match the described network: {error}") from None
+    return network.eval(), list(info["style_names"])

@@ -1,0 +1,64 @@
+"""`train(cfg)`: builds data, network, loss and Lightning trainer from a Hydra config and fits."""
+
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from omegaconf import DictConfig, OmegaConf
+
+from nst_ff.checkpoint import atomic_save
+from nst_ff.module import StyleTransferModule
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic: a run killed mid-write keeps its previous file."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        atomic_save(checkpoint, path)
+
+
+def train(cfg: DictConfig) -> Path:
+    """Fit a network as `cfg` says; returns the path of the last checkpoint."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare()  # bad folders and style images fail here, before any training
+    log.info("%d content images, %d styles: %s", len(datamodule.content_paths),
+             len(datamodule.style_names), ", ".join(datamodule.style_names))
+    network = hydra.utils.instantiate(cfg.model, num_styles=len(datamodule.style_names))
+    loss = hydra.utils.instantiate(cfg.loss)
+    module = StyleTransferModule(
+        network,
+        loss,
+        datamodule.style_names,
+        datamodule.style_images,
+        datamodule.grid_contents(),
+        lr=cfg.optim.lr,
+        image_every_n_steps=cfg.logging.image_every_n_steps,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+    )
+    logger = TensorBoardLogger(cfg.logging.dir, name=cfg.run_name, version="", default_hp_metric=False)
+    checkpoints = ModelCheckpoint(
+        dirpath=cfg.checkpoint.dir,
+        filename="step={step}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.checkpoint.every_n_steps,
+        save_top_k=-1,  # keep every periodic checkpoint
+        save_last=True,
+        enable_version_counter=False,  # re-running a named run overwrites last.ckpt, never last-v1.ckpt
+    )
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        logger=logger,
+        callbacks=[checkpoints],
+        plugins=[AtomicCheckpointIO()],
+    )
+    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    return Path(cfg.checkpoint.dir) / "last.ckpt"

@@ -1,0 +1,24 @@
+"""Train a multi-style network: `python train.py data.content_dir=... data.style_dir=... [overrides]`."""
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from nst_ff.data import DataError
+from nst_ff.module import NonFiniteLossError
+from nst_ff.training import train
+from nst_ff.vgg import VGGWeightsError
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except (DataError, VGGWeightsError, NonFiniteLossError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
