@@ -88,7 +88,7 @@ class PerceptualLoss(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Loss terms, each averaged over the batch: total, content, style, style/<layer>, tv."""
         with torch.no_grad():
-            content_features = self.vgg(content)
+            content_features = self.vgg(content, self.content_layers)
         output_features = self.vgg(output)
         targets = self.style_targets(style_weights)
         terms = {

@@ -88,11 +88,16 @@ class VGGFeatures(nn.Module):
     def train(self, mode: bool = True):
         return super().train(False)  # frozen: always in eval mode, whatever the parent asks
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """{name: [B, C, h, w]} for `layers` (default: all requested at construction); stops after the
+        deepest one, so content features at relu3_3 skip the relu4_* convolutions."""
+        wanted = set(self.layers if layers is None else layers)
         x = (images - self.mean) / self.std
-        wanted, out = set(self.layers), {}
+        out = {}
         for name, layer in zip(self.names, self.features):
             x = layer(x)
             if name in wanted:
                 out[name] = x
+                if len(out) == len(wanted):
+                    break
         return out

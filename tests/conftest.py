@@ -1,0 +1,63 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_image(path: Path, size=(48, 40), seed=0, mode="RGB") -> Path:
+    """A smooth random colour image (noise plus gradients), so VGG features and Grams are non-trivial."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = rng.uniform(0, 1, 3)[None, None] * np.stack([xx, yy, 1 - xx], -1)
+    pixels = np.clip(base + 0.3 * rng.uniform(-1, 1, (h, w, 3)), 0, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((pixels * 255).astype(np.uint8)).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture
+def image_dirs(tmp_path) -> tuple[Path, Path]:
+    """A content folder (nested, mixed formats) with 6 photos and a style folder with 3 styles."""
+    content, styles = tmp_path / "content", tmp_path / "styles"
+    for i in range(6):
+        make_image(content / ("sub" if i % 2 else "") / f"photo{i}.{['jpg', 'png', 'webp'][i % 3]}", seed=i)
+    for i, name in enumerate(["alpha", "beta", "gamma"]):
+        make_image(styles / f"{name}.jpg", size=(40, 56), seed=100 + i)
+    return content, styles
+
+
+def train_overrides(tmp_path: Path, content: Path, styles: Path, steps: int = 3) -> list[str]:
+    """Hydra overrides for a tiny, fast, offline run writing only under tmp_path."""
+    return [
+        f"data.content_dir={content}",
+        f"data.style_dir={styles}",
+        "data.image_size=32",
+        "data.style_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "data.grid_images=2",
+        "loss.vgg.weights=random",
+        f"trainer.max_steps={steps}",
+        "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false",
+        "run_name=test",
+        f"checkpoint.dir={tmp_path / 'ckpt'}",
+        "checkpoint.every_n_steps=1",
+        f"logging.dir={tmp_path / 'runs'}",
+        "logging.image_every_n_steps=2",
+    ]
+
+
+def run_train(overrides: list[str], cwd: Path, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={cwd / 'hydra'}"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs,
+    )
