@@ -1,0 +1,131 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import ROOT, make_image, train_overrides, run_train
+from nst_ff.checkpoint import load_network
+
+
+def read_events(logdir):
+    events = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    return events
+
+
+def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_dirs):
+    content, styles = image_dirs
+    result = run_train(train_overrides(tmp_path, content, styles, steps=3), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = tmp_path / "ckpt" / "last.ckpt"
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step=1.ckpt", "step=2.ckpt", "step=3.ckpt"]
+
+    checkpoint = torch.load(last, weights_only=True)  # plain containers only: safe to load
+    assert checkpoint["global_step"] == 3
+    assert checkpoint["nst_ff"]["style_names"] == ["alpha", "beta", "gamma"]
+    assert checkpoint["nst_ff"]["model"] == {"num_styles": 3, "alpha": 1.0}
+    assert all(key.startswith("network.") for key in checkpoint["state_dict"])  # no VGG, no Gram targets
+    network, names = load_network(last)
+    assert names == ["alpha", "beta", "gamma"] and network.num_styles == 3
+
+    events = read_events(tmp_path / "runs" / "test")
+    scalars = events.Tags()["scalars"]
+    for tag in ["loss/total", "loss/content", "loss/style", "loss/tv", *(f"loss/style/relu{i}" for i in
+                                                                         ["1_2", "2_2", "3_3", "4_3"])]:
+        assert tag in scalars, tag
+    assert [e.step for e in events.Scalars("loss/total")] == [0, 1, 2]
+    (grid, *_) = events.Images("style_grid")
+    # header row + 2 photos, each followed by 3 styles: 3 rows x 4 columns of 32 px cells with 2 px padding
+    assert (grid.width, grid.height) == (4 * 34 + 2, 3 * 34 + 2)
+    assert (tmp_path / "runs" / "test" / "hparams.yaml").read_text().count("content_dir") == 1
+
+    overrides = train_overrides(tmp_path, content, styles, steps=5) + [f"ckpt_path={last}"]
+    result = run_train(overrides, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = torch.load(last, weights_only=True)
+    assert resumed["global_step"] == 5
+    assert resumed["optimizer_states"][0]["state"][0]["step"] == 5  # Adam state carried over, not restarted
+
+
+def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(tmp_path, image_dirs):
+    content, styles = image_dirs
+    overrides = train_overrides(tmp_path, content, styles, steps=10_000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={tmp_path / 'hydra'}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    last = tmp_path / "ckpt" / "last.ckpt"
+    try:
+        deadline = time.time() + 180
+        while not (tmp_path / "ckpt" / "step=4.ckpt").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)  # at an arbitrary moment, possibly mid-write
+    finally:
+        process.kill()
+        process.wait()
+    step = torch.load(last, weights_only=True)["global_step"]
+    assert step >= 4
+    result = run_train(train_overrides(tmp_path, content, styles, steps=step + 1) + [f"ckpt_path={last}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(last, weights_only=True)["global_step"] == step + 1
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, image_dirs):
+    content, styles = image_dirs
+    # An absurd learning rate blows the weights up within a few steps.
+    result = run_train(train_overrides(tmp_path, content, styles, steps=50) + ["optim.lr=1e30"], tmp_path)
+    assert result.returncode == 2
+    assert "non-finite loss at step" in result.stderr and "Traceback" not in result.stderr
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] < 50
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
+
+
+@pytest.mark.parametrize("bad", ["content", "styles"])
+def test_bad_folders_stop_before_training_with_a_message(tmp_path, image_dirs, bad):
+    content, styles = image_dirs
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    overrides = train_overrides(tmp_path, empty if bad == "content" else content, empty if bad == "styles" else styles)
+    result = run_train(overrides, tmp_path)
+    assert result.returncode == 2
+    assert str(empty) in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tmp_path, image_dirs):
+    content, styles = image_dirs
+    overrides = train_overrides(tmp_path, content, styles, steps=2) + [
+        "trainer.strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "checkpoint.every_n_steps=2",
+    ]
+    result = run_train(overrides, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["last.ckpt", "step=2.ckpt"]
+    assert len(list((tmp_path / "runs" / "test").glob("events.out.tfevents.*"))) == 1  # rank 0 logs alone
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 2
+
+
+@pytest.mark.real_vgg
+@pytest.mark.skipif(not os.environ.get("NST_FF_VGG_WEIGHTS"), reason="NST_FF_VGG_WEIGHTS not set")
+def test_real_vgg_training_lowers_the_style_loss(tmp_path):
+    content, styles = tmp_path / "content", ROOT / "demo" / "styles"
+    for i, photo in enumerate((ROOT / "demo" / "content").iterdir()):
+        make_image(content / f"{i}.png", seed=i)
+        (content / photo.name).write_bytes(photo.read_bytes())
+    overrides = train_overrides(tmp_path, content, styles, steps=40) + [
+        f"loss.vgg.weights={os.environ['NST_FF_VGG_WEIGHTS']}", "data.image_size=64", "data.style_size=128",
+        "data.batch_size=4", "checkpoint.every_n_steps=1000", "logging.image_every_n_steps=1000",
+    ]
+    result = run_train(overrides, tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    style = [e.value for e in read_events(tmp_path / "runs" / "test").Scalars("loss/style")]
+    first, last = sum(style[:5]) / 5, sum(style[-5:]) / 5
+    print(f"style loss {first:.3f} -> {last:.3f} ({first / last:.1f}x)")
+    assert last < first / 2
