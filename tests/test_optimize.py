@@ -1,0 +1,106 @@
+"""optimize.py: per-image optimisation lowers the training loss; the CLI writes image, GIF and log."""
+
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, make_image
+from omegaconf import OmegaConf
+from PIL import Image
+
+from nst_ff.images import read_image, resize_shorter
+from nst_ff.loss import PerceptualLoss
+from nst_ff.optimize import initial_image, loss_config, optimize_image
+
+sys.path.insert(0, str(ROOT))
+import optimize  # noqa: E402  (the entry point lives at the top level, not in the package)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("optimize")
+    return make_image(folder / "photo.png", size=(48, 40), seed=1), make_image(folder / "painting.jpg", seed=2)
+
+
+@pytest.fixture(scope="module")
+def loss(images):
+    torch.manual_seed(0)
+    loss = PerceptualLoss(**loss_config(vgg_weights="random"))
+    loss.set_style_targets([read_image(images[1])])
+    return loss
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_optimizer_lowers_the_loss(loss, images, optimizer):
+    content = resize_shorter(read_image(images[0]), 32)[None]  # [1, 3, 32, 38]
+    totals = []
+    image, terms = optimize_image(
+        loss, content, torch.ones(1, 1), content, steps=10, optimizer=optimizer,
+        on_step=lambda step, image, terms: totals.append(terms["total"]),
+    )
+    assert len(totals) == 11 and totals[-1] == terms["total"]
+    assert terms["total"] < 0.7 * totals[0]
+    rises = sum(later > earlier for earlier, later in zip(totals, totals[1:], strict=False))
+    assert rises <= 2, totals  # monotone enough: an occasional overshoot, never a climb
+    assert image.shape == content.shape and 0 <= image.min() and image.max() <= 1
+
+
+def test_loss_config_is_training_config_with_overrides(monkeypatch):
+    training = OmegaConf.load(ROOT / "conf" / "loss" / "perceptual.yaml")
+    monkeypatch.setenv("NST_FF_VGG_WEIGHTS", "/some/vgg.pth")
+    config = loss_config()
+    assert config["style_weight"] == training.style_weight and config["content_weight"] == training.content_weight
+    assert config["style_layers"] == list(training.style_layers) and config["vgg"]["weights"] == "/some/vgg.pth"
+    config = loss_config(style_weight=3.0, content_layers=["relu2_2"], vgg_weights="random", tv_weight=None)
+    assert config["style_weight"] == 3.0 and config["content_layers"] == ["relu2_2"]
+    assert config["vgg"]["weights"] == "random" and config["tv_weight"] == training.tv_weight
+
+
+def test_initial_images():
+    content = torch.rand(1, 3, 8, 12)
+    assert torch.equal(initial_image("content", content, None), content)
+    noise = initial_image("noise", content, None, seed=3)
+    assert torch.equal(noise, initial_image("noise", content, None, seed=3)) and noise.shape == content.shape
+    assert initial_image("style", content, torch.rand(3, 20, 20)).shape == content.shape
+
+
+def test_cli_writes_image_gif_and_log(images, tmp_path, capsys):
+    output, gif, log = tmp_path / "out" / "stylized.png", tmp_path / "anim.gif", tmp_path / "log"
+    code = optimize.main([
+        "--input", str(images[0]), "--style-image", str(images[1]), "--output", str(output),
+        "--size", "32", "--steps", "4", "--log-every", "2", "--init", "noise", "--optimizer", "adam",
+        "--vgg-weights", "random", "--gif", str(gif), "--log", str(log),
+    ])
+    assert code == 0
+    assert Image.open(output).size == (38, 32)  # shorter side 32, aspect kept
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 3  # steps 0, 2 and the final image
+    assert any(log.glob("events.out.tfevents.*"))
+    assert "final" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--input": "missing.jpg"}, "missing.jpg"),
+    ({"--style-image": "empty.jpg"}, "empty file"),
+    ({"--output": "out.xyz"}, "extension"),
+    ({"--gif": "anim.png"}, ".gif"),
+    ({"--style-layers": "relu9_9"}, "relu9_9"),
+])
+def test_bad_input_exits_2_without_output(images, tmp_path, capsys, change, message):
+    (tmp_path / "empty.jpg").touch()
+    options = {"--input": str(images[0]), "--style-image": str(images[1]), "--output": "out.png",
+               "--vgg-weights": "random", "--size": "32", "--steps": "1", **change}
+    paths = ("--input", "--style-image", "--output", "--gif")
+    argv = [item for option, value in options.items()
+            for item in (option, str(tmp_path / value) if option in paths and "/" not in value else value)]
+    assert optimize.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("optimize.py: error:") and message in err and err.count("\n") == 1
+    assert not any(tmp_path.glob("out*")) and not any(tmp_path.glob("anim*"))
+
+
+def test_bad_numbers_are_usage_errors(images, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        optimize.main(["--input", str(images[0]), "--style-image", str(images[1]), "--output",
+                       str(tmp_path / "o.png"), "--style-weight", "-1"])
+    assert exit_info.value.code == 2
