@@ -1,0 +1,109 @@
+"""Score a checkpoint against per-image optimisation of the loss it was trained on:
+`python evaluate.py --ckpt checkpoints/last.ckpt --content-dir photos/ --style-dir styles/ [--size 256]
+[--limit N] [--opt-steps S]`. Prints a table; writes a JSON file and a TensorBoard run."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from nst_ff.checkpoint import CheckpointError, load_network
+from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
+from nst_ff.images import ImageReadError, read_image, resize_shorter
+from nst_ff.loss import PerceptualLoss
+from nst_ff.optimize import OPTIMIZERS, default_style_size, loss_config
+from nst_ff.vgg import VGGWeightsError
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", required=True, help="training checkpoint or exported network")
+    parser.add_argument("--content-dir", required=True, help="photos (searched recursively, sorted)")
+    parser.add_argument("--style-dir", required=True, help="the paintings, named by style (file stem)")
+    parser.add_argument("--styles", help="comma-separated subset of the checkpoint's styles (default: all)")
+    parser.add_argument("--size", type=positive_int, default=256, help="photos resized and centre-cropped (256)")
+    parser.add_argument("--style-size", type=positive_int, help="shorter side of the paintings "
+                        "(default: training's, conf/data/folders.yaml)")
+    parser.add_argument("--limit", type=positive_int, default=4, help="photos to use (default 4)")
+    parser.add_argument("--opt-steps", type=positive_int, default=200, help="optimiser steps per photo (200)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
+    parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
+    parser.add_argument("--log", default="runs/evaluate", help="TensorBoard folder (default runs/evaluate)")
+    parser.add_argument("--json", help="report file (default: LOG/evaluation.json)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        network, style_names = load_network(args.ckpt, map_location=args.device)
+        if args.styles:
+            wanted = [name.strip() for name in args.styles.split(",") if name.strip()]
+            unknown = [name for name in wanted if name not in style_names]
+            if unknown:
+                raise ValueError(f"unknown style(s) {', '.join(unknown)}; the checkpoint has: {', '.join(style_names)}")
+        else:
+            wanted = style_names
+        if not Path(args.style_dir).is_dir():
+            raise ValueError(f"--style-dir {args.style_dir}: not a folder")
+        found, missing = find_paintings(wanted, args.style_dir)
+        for name in missing:
+            print(f"evaluate.py: style {name}: no painting named {name}.* in {args.style_dir}; skipped",
+                  file=sys.stderr)
+        if not found:
+            raise ValueError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
+        style_size = args.style_size or default_style_size()
+        paintings = {name: resize_shorter(read_image(path), style_size) for name, path in found.items()}
+        if not Path(args.content_dir).is_dir():
+            raise ValueError(f"--content-dir {args.content_dir}: not a folder")
+        photos, skipped = load_photos(args.content_dir, args.size, args.limit)
+        for line in skipped:
+            print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
+        if not photos:
+            raise ValueError(f"content folder {args.content_dir}: no usable images")
+        loss = PerceptualLoss(**loss_config(vgg_weights=args.vgg_weights)).to(args.device)
+    except (CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
+        print(f"evaluate.py: error: {error}", file=sys.stderr)
+        return 2
+
+    network.to(args.device)
+    print(f"{len(paintings)} style(s) x {len(photos)} photo(s) at {args.size} px, {args.opt_steps} "
+          f"{args.optimizer} steps each", file=sys.stderr)
+
+    def on_pair(style, photo, scores):
+        print(f"  {style} / {photo}: network {scores['network']['total']:.4f}, "
+              f"optimum {scores['optimum']['total']:.4f}, photo {scores['photo']['total']:.4f}", file=sys.stderr)
+
+    report, rows = evaluate(network, style_names, paintings, photos, loss, args.opt_steps, args.optimizer, on_pair)
+    report = {
+        "checkpoint": str(args.ckpt),
+        "size": args.size,
+        "style_size": style_size,
+        "opt_steps": args.opt_steps,
+        "optimizer": args.optimizer,
+        "loss": loss_config(vgg_weights=args.vgg_weights),
+        "photos": list(photos),
+        "missing_styles": missing,
+        **report,
+    }
+    print(format_table(report))
+    json_path = Path(args.json or Path(args.log) / "evaluation.json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_tensorboard(args.log, report, rows)
+    print(f"wrote {json_path} and TensorBoard images to {args.log}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

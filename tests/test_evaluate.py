@@ -1,0 +1,111 @@
+"""evaluate.py: per-style scores of network, optimum and photo; ratios; JSON, table and TensorBoard."""
+
+import json
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, make_image
+from torch import nn
+
+from nst_ff.checkpoint import export
+from nst_ff.evaluate import evaluate, load_photos
+from nst_ff.images import read_image
+from nst_ff.loss import PerceptualLoss
+from nst_ff.optimize import loss_config
+from nst_ff.transformer import StyleTransferNetwork
+
+sys.path.insert(0, str(ROOT))
+import evaluate as evaluate_cli  # noqa: E402  (the entry point lives at the top level, not in the package)
+
+STYLES = ["alpha", "beta", "gamma"]
+
+
+class ReturnsInput(nn.Module):
+    def forward(self, images, style_weights):
+        return images
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate")
+    for i in range(3):
+        make_image(root / "photos" / f"photo{i}.jpg", size=(40, 36), seed=i)
+    for i, name in enumerate(STYLES[:2]):  # gamma has no painting
+        make_image(root / "styles" / f"{name}.png", size=(36, 36), seed=10 + i)
+    return root
+
+
+@pytest.fixture(scope="module")
+def loss():
+    torch.manual_seed(0)
+    return PerceptualLoss(**loss_config(vgg_weights="random"))
+
+
+@pytest.fixture(scope="module")
+def scored(folders, loss):
+    """An identity network evaluated on two photos in both painted styles."""
+    paintings = {name: read_image(folders / "styles" / f"{name}.png") for name in STYLES[:2]}
+    photos, skipped = load_photos(folders / "photos", size=32, limit=2)
+    assert len(photos) == 2 and not skipped
+    report, rows = evaluate(ReturnsInput(), STYLES, paintings, photos, loss, opt_steps=3)
+    return report, rows, paintings, photos
+
+
+def test_photo_scores_equal_the_loss_module_computed_directly(scored, loss):
+    report, _, paintings, photos = scored
+    for style, painting in paintings.items():
+        loss.set_style_targets([painting])
+        for name, photo in photos.items():
+            with torch.no_grad():
+                direct = loss(photo[None], photo[None], torch.ones(1, 1))
+            for term in ("content", "style", "total"):
+                assert report["styles"][style]["photos"][name]["photo"][term] == pytest.approx(direct[term].item())
+
+
+def test_network_returning_its_input_scores_content_loss_zero(scored):
+    report, rows, _, photos = scored
+    for style in report["styles"].values():
+        for scores in style["photos"].values():
+            assert scores["network"]["content"] == 0 and scores["network"] == scores["photo"]
+            assert scores["optimum"]["total"] < scores["photo"]["total"]  # three steps already help
+        assert style["ratio"]["total"] > 1  # the photo is no stylization
+    assert rows["alpha"].shape == (3 * len(photos), 3, 32, 32)  # photo | network | optimum per photo
+
+
+def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
+    ckpt = tmp_path / "net.pt"
+    torch.manual_seed(0)
+    export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
+    code = evaluate_cli.main([
+        "--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir", str(folders / "styles"),
+        "--size", "32", "--limit", "1", "--opt-steps", "1", "--vgg-weights", "random", "--log", str(tmp_path / "tb"),
+    ])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "gamma" in err and "skipped" in err
+    assert "alpha" in out and "beta" in out and "overall" in out
+    report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
+    assert list(report["styles"]) == ["alpha", "beta"] and report["missing_styles"] == ["gamma"]
+    assert report["photos"] == ["photo0.jpg"]
+    for summary in [*report["styles"].values(), report["overall"]]:
+        assert set(summary["ratio"]) == {"total", "style"} and all(r > 0 for r in summary["ratio"].values())
+        assert set(summary["mean"]) == {"network", "optimum", "photo"}
+    assert any((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--ckpt": "missing.pt"}, "missing.pt"),
+    ({"--style-dir": "nowhere"}, "nowhere"),
+    ({"--styles": "delta"}, "alpha, beta, gamma"),
+])
+def test_bad_input_exits_2(folders, tmp_path, capsys, change, message):
+    ckpt = tmp_path / "net.pt"
+    export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
+    options = {"--ckpt": str(ckpt), "--content-dir": str(folders / "photos"),
+               "--style-dir": str(folders / "styles"), "--vgg-weights": "random", "--log": str(tmp_path / "tb")}
+    options.update({k: str(tmp_path / v) if k != "--styles" else v for k, v in change.items()})
+    assert evaluate_cli.main([item for pair in options.items() for item in pair]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate.py: error:") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "tb").exists()
