@@ -70,7 +70,7 @@ def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(tmp_path, image_d
         process.kill()
         process.wait()
     step = torch.load(last, weights_only=True)["global_step"]
-    assert step >= 4
+    assert step >= 3  # step=4.ckpt exists; last.ckpt is that or the one before
     result = run_train(train_overrides(tmp_path, content, styles, steps=step + 1) + [f"ckpt_path={last}"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.load(last, weights_only=True)["global_step"] == step + 1
