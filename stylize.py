@@ -215,7 +215,10 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported by argparse
+        return int(exit.code or 0)
     try:
         return run(args)
     except (UsageError, CheckpointError, ImageReadError) as error:

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
+from nst_ff.stylize import to_uint8
 from nst_ff.transformer import StyleTransferNetwork
 
 CHANNEL_CRITERIA = {
@@ -98,13 +99,14 @@ class ActivationDump:
         """photo [3, H, W]; images [S, 3, H, W], one per choice; activations {layer: [S, C, h, w]}."""
         if self.writer is None:
             self.writer = SummaryWriter(self.logdir)
-        self.writer.add_image(f"input/{photo_name}", photo.clamp(0, 1))
+        # uint8, so TensorBoard shows the very pixels of the written files (it would truncate floats).
+        self.writer.add_image(f"input/{photo_name}", to_uint8(photo))
         vgg_maps = {}
         if self.vgg is not None:
             vgg_device = next(self.vgg.buffers()).device
             vgg_maps = {layer: maps.cpu() for layer, maps in self.vgg(images.to(vgg_device)).items()}
         for s, choice in enumerate(choices):
-            self.writer.add_image(f"output/{photo_name}/{choice.slug}", images[s].clamp(0, 1))
+            self.writer.add_image(f"output/{photo_name}/{choice.slug}", to_uint8(images[s]))
             self.add_maps("activations", "histograms", f"{photo_name}/{choice.slug}",
                           {layer: maps[s] for layer, maps in activations.items()})
             self.add_maps("vgg", "vgg_histograms", f"{photo_name}/{choice.slug}",

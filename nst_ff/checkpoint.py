@@ -52,13 +52,18 @@ def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTran
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        # weights_only refuses any pickled object outside tensors and plain containers.
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe pickle"
+        # weights_only refuses any pickled object outside tensors and plain containers. torch's message is a
+        # paragraph that suggests weights_only=False; keep only its specific line ("... GLOBAL posix.system ...").
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = next((line for line in reversed(lines) if not line.startswith("Check the documentation")), "")
+        if "GLOBAL" not in detail:  # garbage bytes that merely look like a pickle
+            raise CheckpointError(f"cannot read checkpoint {path}: corrupt or not a PyTorch file ({detail})") from None
         raise CheckpointError(
-            f"refusing {path}: it holds pickled Python objects that could run code ({first_line})"
+            f"refusing {path}: it holds pickled Python objects that could run code ({detail})"
         ) from None
     except Exception as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {first_line}") from None
     if not isinstance(checkpoint, dict) or NST_FF_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not an nst_ff checkpoint (no '{NST_FF_KEY}' description)")
     info = checkpoint[NST_FF_KEY]

@@ -26,6 +26,8 @@ from torchvision.utils import make_grid
 from nst_ff.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+# An --output ending like this names a file (refused unless PNG or JPEG); anything else is a folder.
+FILE_SUFFIXES = (*OUTPUT_FORMATS, *IMAGE_EXTENSIONS, ".gif", ".tif", ".tiff")
 STDIO = "-"
 SHEET_COLUMNS = 8  # wider sheets wrap onto further rows
 PENDING_WRITES = 8  # finished images waiting for the writer threads before compute waits for them
@@ -208,10 +210,14 @@ def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     return torch.lerp(photo, stylized, strength)
 
 
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [0, 255], rounded (so a photo read from 8 bits comes back unchanged), on the CPU."""
+    return image.detach().float().clamp(0, 1).mul(255).round().to("cpu", torch.uint8)
+
+
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """[3, H, W] in [0, 1] -> 8-bit RGB, rounded (so a photo read from 8 bits comes back unchanged)."""
-    pixels = image.detach().float().clamp(0, 1).mul(255).round().to("cpu", torch.uint8)
-    return Image.fromarray(pixels.permute(1, 2, 0).numpy())
+    """[3, H, W] in [0, 1] -> 8-bit RGB."""
+    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy())
 
 
 def labelled_sheet(images: torch.Tensor, labels: list[str], columns: int = SHEET_COLUMNS) -> torch.Tensor:
@@ -237,7 +243,7 @@ def labelled_sheet(images: torch.Tensor, labels: list[str], columns: int = SHEET
 def check_output_suffix(path: Path) -> str:
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UsageError(f"{path}: cannot tell the image format; use one of {', '.join(OUTPUT_FORMATS)}")
+        raise UsageError(f"{path}: cannot write this image format; use one of {', '.join(OUTPUT_FORMATS)}")
     return fmt
 
 
@@ -298,7 +304,9 @@ def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, f
     """Fills in every destination, refusing impossible or existing ones before anything is written.
     `output` is one image file, '-' (stdout) or a folder; in a folder, names are <photo>_<style slug>."""
     count = len(photos) * (len(choices) + (sheet_suffix is not None))
-    if output == STDIO or (Path(output).suffix.lower() in OUTPUT_FORMATS and not Path(output).is_dir()):
+    if output == STDIO or (Path(output).suffix.lower() in FILE_SUFFIXES and not Path(output).is_dir()):
+        if output != STDIO:
+            check_output_suffix(Path(output))
         if count != 1:
             raise UsageError(f"--output {output} takes one image but this run writes {count}; give a folder instead")
         photos[0].destinations = [output if output == STDIO else Path(output)]
