@@ -1,0 +1,140 @@
+"""Training speed: steps/s and images/s of the real training step (Lightning, data loading from a folder
+of photos, VGG16 perceptual loss, Adam), and the peak memory.
+
+    NST_FF_VGG_WEIGHTS=../shared/assets/vgg/vgg16_features.pth python benchmarks/bench_train.py
+    python benchmarks/bench_train.py --accelerator gpu --batch-size 16 --precision bf16-mixed
+    python benchmarks/bench_train.py --quick --content-dir photos/ --style-dir styles/   # seconds (CI)
+"""
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+from common import ROOT, format_table, machine, write_json  # noqa: E402
+
+from nst_ff.data import StyleTransferDataModule  # noqa: E402
+from nst_ff.loss import PerceptualLoss  # noqa: E402
+from nst_ff.module import StyleTransferModule  # noqa: E402
+from nst_ff.optimize import loss_config  # noqa: E402
+from nst_ff.transformer import StyleTransferNetwork  # noqa: E402
+
+COLUMNS = [
+    ("device", "device", ""), ("precision", "precision", ""), ("batch", "batch", "d"), ("size", "size", "d"),
+    ("steps", "steps", "d"), ("s_per_step", "s/step", ".3f"), ("steps_per_s", "steps/s", ".3f"),
+    ("images_per_s", "images/s", ".2f"), ("data_ms_per_step", "wait ms", ".1f"), ("peak_memory_mb", "peak MB", ".0f"),
+]
+
+
+class StepTimer(L.Callback):
+    """Wall time of every step from one batch end to the next (so data loading counts), and the part of it
+    spent before the step starts (waiting for the loader, Lightning's bookkeeping)."""
+
+    def __init__(self, warmup: int):
+        self.warmup = warmup
+        self.ends: list[float] = []
+        self.waits: list[float] = []
+
+    def _now(self, module) -> float:
+        if module.device.type == "cuda":
+            torch.cuda.synchronize(module.device)
+        return time.perf_counter()
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if len(self.ends) > self.warmup:
+            self.waits.append(self._now(module) - self.ends[-1])
+        if len(self.ends) == self.warmup and module.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(module.device)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.ends.append(self._now(module))
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    assets = ROOT.parent / "shared" / "assets"
+    parser.add_argument("--content-dir", default=str(assets / "content" / "coco128"), help="photos (default: "
+                        "../shared/assets/content/coco128)")
+    parser.add_argument("--style-dir", default=str(assets / "styles"), help="paintings (default: "
+                        "../shared/assets/styles)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--size", type=int, default=256, help="training crop (default 256)")
+    parser.add_argument("--style-size", type=int, default=256)
+    parser.add_argument("--steps", type=positive_int, default=5, help="timed steps (default 5)")
+    parser.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first, at least one: "
+                        "the first timed step starts when the last warm-up step ends (default 2)")
+    parser.add_argument("--num-workers", type=int, default=2, help="data loader processes (default 2)")
+    parser.add_argument("--accelerator", default="cpu", help="cpu or gpu (default cpu)")
+    parser.add_argument("--precision", default="32-true", help="Lightning precision: 32-true, bf16-mixed, ...")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier of the network")
+    parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--json", default="benchmarks/results/train.json", help="report file")
+    parser.add_argument("--quick", action="store_true", help="32 px, batch 2, 2 steps, random VGG: a CI smoke test")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.size = args.style_size = 32
+        args.batch_size, args.steps, args.warmup, args.num_workers, args.vgg_weights = 2, 2, 1, 0, "random"
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    L.seed_everything(0, verbose=False)
+    data = StyleTransferDataModule(args.content_dir, args.style_dir, args.size, args.style_size, args.batch_size,
+                                   args.num_workers, grid_images=1)
+    data.prepare()
+    network = StyleTransferNetwork(len(data.style_names), args.alpha)
+    loss = PerceptualLoss(**loss_config(vgg_weights=args.vgg_weights))
+    module = StyleTransferModule(network, loss, data.style_names, data.style_images, data.grid_contents(),
+                                 image_every_n_steps=0, channels_last=args.channels_last, compile=args.compile)
+    timer = StepTimer(args.warmup)
+    trainer = L.Trainer(
+        max_steps=args.warmup + args.steps, max_epochs=-1, accelerator=args.accelerator, devices=1,
+        precision=args.precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[timer],
+    )
+    trainer.fit(module, datamodule=data)
+    seconds = (timer.ends[-1] - timer.ends[args.warmup - 1]) / args.steps
+    on_gpu = module.device.type == "cuda"
+    peak = (torch.cuda.max_memory_allocated(module.device) if on_gpu else
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20  # ru_maxrss is in KiB
+    result = {
+        "device": module.device.type, "precision": args.precision, "batch": args.batch_size, "size": args.size,
+        "steps": args.steps, "s_per_step": seconds, "steps_per_s": 1 / seconds,
+        "images_per_s": args.batch_size / seconds,
+        "data_ms_per_step": 1000 * sum(timer.waits) / len(timer.waits) if timer.waits else None,
+        "peak_memory_mb": peak, "num_workers": args.num_workers, "compile": args.compile,
+        "content_images": len(data.content_paths), "styles": len(data.style_names),
+        "vgg_weights": loss_config(vgg_weights=args.vgg_weights)["vgg"]["weights"],
+    }
+    report = {"benchmark": "train", "machine": machine(), "settings": vars(args), "results": [result]}
+    memory_note = ("peak MB: torch.cuda.max_memory_allocated during the timed steps" if on_gpu else
+                   "peak MB: peak RSS of the training process (data loader workers not included)")
+    print(f"\n{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
+          f"{report['machine']['gpu'] or 'no GPU'}, torch {report['machine']['torch']}, "
+          f"commit {report['machine']['commit']}; VGG {result['vgg_weights']}; {memory_note}")
+    print(format_table([result], COLUMNS))
+    write_json(args.json, report)
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

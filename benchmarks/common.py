@@ -1,0 +1,58 @@
+"""What both benchmarks share: the machine they ran on, a fixed-width table, and the JSON report."""
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """CPU, cores, threads torch uses, GPU if any, library versions and the git commit measured."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        commit += "+changes" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "commit": commit,
+    }
+
+
+def format_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """columns: (key, header, format spec); one line per row under a header line."""
+    widths = [max(len(header), 9) for _, header, _ in columns]
+    lines = ["  ".join(header.rjust(w) for (_, header, _), w in zip(columns, widths, strict=True))]
+    for row in rows:
+        cells = [format(row[key], spec) if row.get(key) is not None else "-" for key, _, spec in columns]
+        lines.append("  ".join(cell.rjust(w) for cell, w in zip(cells, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def write_json(path: str | os.PathLike, report: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")

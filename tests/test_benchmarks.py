@@ -1,0 +1,53 @@
+"""The benchmarks run end to end with --quick and write their JSON reports (timings are not asserted)."""
+
+import json
+import sys
+
+from conftest import ROOT, make_image
+from pytest import approx
+
+from nst_ff.transformer import StyleTransferNetwork
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_stylize  # noqa: E402
+import bench_train  # noqa: E402
+
+
+def test_bench_stylize_quick(tmp_path, capsys):
+    assert bench_stylize.main(["--quick", "--json", str(tmp_path / "stylize.json")]) == 0
+    report = json.loads((tmp_path / "stylize.json").read_text())
+    assert {"cpu", "cores", "commit", "torch"} <= set(report["machine"])
+    assert [(r["size"], r["batch"]) for r in report["results"]] == [(32, 1), (32, 2), (64, 1), (64, 2)]
+    for row in report["results"]:
+        assert row["ms_per_image"] > 0 and row["images_per_s"] > 0 and row["peak_memory_mb"] > 0
+        assert row["gmac_per_s"] > 0
+    # Analytic count: the convolutions' multiply-adds grow with the pixel count, 4x from 32 to 64 px.
+    small, large = report["results"][0]["gmac_per_image"], report["results"][2]["gmac_per_image"]
+    assert large == 4 * small
+    assert "ms/image" in capsys.readouterr().out
+
+
+def test_conv_macs_match_the_formula():
+    network = StyleTransferNetwork(num_styles=2)
+    # contract 9x9 3->32, 3x3 s2 32->64, 3x3 s2 64->128; 10 residual 3x3 128->128 at 1/4 size;
+    # expand 3x3 128->64 at 1/2, 64->32 at full size, 9x9 32->3.
+    s = 64
+    expected = (s * s * 32 * 3 * 81 + (s // 2) ** 2 * 64 * 32 * 9 + (s // 4) ** 2 * 128 * 64 * 9
+                + 10 * (s // 4) ** 2 * 128 * 128 * 9 + (s // 2) ** 2 * 64 * 128 * 9 + s * s * 32 * 64 * 9
+                + s * s * 3 * 32 * 81)
+    assert bench_stylize.conv_macs(network, s, 2) == expected
+
+
+def test_bench_train_quick(tmp_path, capsys):
+    for i in range(3):
+        make_image(tmp_path / "photos" / f"p{i}.jpg", seed=i)
+    for i, name in enumerate(["alpha", "beta"]):
+        make_image(tmp_path / "styles" / f"{name}.png", seed=10 + i)
+    assert bench_train.main(["--quick", "--content-dir", str(tmp_path / "photos"), "--style-dir",
+                             str(tmp_path / "styles"), "--json", str(tmp_path / "train.json")]) == 0
+    report = json.loads((tmp_path / "train.json").read_text())
+    (result,) = report["results"]
+    assert result["batch"] == 2 and result["size"] == 32 and result["steps"] == 2
+    assert result["steps_per_s"] > 0 and result["images_per_s"] == approx(2 * result["steps_per_s"])
+    assert result["peak_memory_mb"] > 0 and result["content_images"] == 3 and result["styles"] == 2
+    assert "steps/s" in capsys.readouterr().out
