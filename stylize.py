@@ -32,7 +32,8 @@ from nst_ff.stylize import (
 )
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")  # nst_ff.activations
+# nst_ff.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
+CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")
 # The perceptual loss's style layers (relu3_3 is also its content layer).
 VGG_LOSS_LAYERS = "relu1_2,relu2_2,relu3_3,relu4_3"
 
@@ -98,8 +99,8 @@ def choose_styles(args, style_names: list[str]):
     if args.all_styles:
         return all_styles(style_names), "all-styles", SHEET_COLUMNS
     if args.interpolate:
-        choices = parse_interpolation(args.interpolate, args.steps, style_names)
-        return choices, choices[0].slug.rsplit("_", 1)[0] + "_strip", len(choices) + 1
+        choices, path = parse_interpolation(args.interpolate, args.steps, style_names)
+        return choices, f"{path}_strip", len(choices) + 1  # the strip is one row
     choices = parse_styles(",".join(args.style), style_names) if args.style else []
     choices += [parse_mix(text, style_names) for text in args.style_mix or []]
     return choices, ("sheet" if args.sheet else None), SHEET_COLUMNS
@@ -167,19 +168,18 @@ def run(args) -> int:
         print_layers(network, args)
         return 0
     choices, sheet_suffix, sheet_columns = choose_styles(args, style_names)
+    if args.export and Path(args.export).exists() and not args.overwrite:
+        raise UsageError(f"{args.export} exists; add --overwrite to replace it")
     if args.input is None:
         if choices or args.activations:
             raise UsageError("--input is required to stylize")
         if not args.export:
             raise UsageError("nothing to do: give --input and --style (or --style-mix, --all-styles, --interpolate), "
                              "--export, --list-styles or --list-layers")
-    elif not choices:
-        raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
-    if args.export and Path(args.export).exists() and not args.overwrite:
-        raise UsageError(f"{args.export} exists; add --overwrite to replace it")
-    if args.input is None:
         export(args.export, network, style_names)
         return 0
+    if not choices:
+        raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
     if not 0 <= args.strength <= 1:  # also refuses NaN
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
     for option, value, least in (("--size", args.size, 1), ("--max-size", args.max_size, 1),

@@ -1,4 +1,5 @@
-"""Inference helpers for stylize.py: style choices and mixes, photo loading, colour handling, sheets, output files.
+"""What stylize.py runs: style choices and mixes, photo loading, colour handling, sheets, output files, and
+the Stylizer that batches photos through the network while files are read and written alongside.
 
 Every user mistake raises UsageError with one line that names the problem (and the valid choices), so the
 entry point can print it and exit with code 2 before anything is written.
@@ -115,8 +116,8 @@ def parse_mix(text: str, style_names: list[str]) -> StyleChoice:
     return mix_choice((weights / weights.sum()).float(), style_names)
 
 
-def parse_interpolation(text: str, steps: int, style_names: list[str]) -> list[StyleChoice]:
-    """`--interpolate a,b --steps K`: K mixes going from pure a to pure b."""
+def parse_interpolation(text: str, steps: int, style_names: list[str]) -> tuple[list[StyleChoice], str]:
+    """`--interpolate a,b --steps K`: K mixes going from pure a to pure b, and their name ("a-to-b")."""
     items = _split(text, "--interpolate")
     if len(items) != 2:
         raise UsageError(f"--interpolate {text!r}: expected exactly two styles, as in a,b")
@@ -130,7 +131,7 @@ def parse_interpolation(text: str, steps: int, style_names: list[str]) -> list[S
         t = step / (steps - 1)
         mix = mix_choice((1 - t) * eye[a] + t * eye[b], style_names)
         choices.append(StyleChoice(mix.label, f"{path}_{step:02d}", mix.weights))
-    return choices
+    return choices, path
 
 
 def all_styles(style_names: list[str]) -> list[StyleChoice]:

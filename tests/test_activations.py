@@ -94,6 +94,7 @@ def test_channel_criteria_set_the_grid(criterion, ckpt, tmp_path):
 
 
 def test_select_channels_picks_the_named_channels():
+    assert stylize.CHANNEL_CRITERIA == tuple(CHANNEL_CRITERIA)  # the CLI's choices are the criteria
     assert select_channels(128, "first_16") == list(range(16))
     assert select_channels(128, "last_32") == list(range(96, 128))
     assert select_channels(64, "every_8th") == [0, 8, 16, 24, 32, 40, 48, 56]
