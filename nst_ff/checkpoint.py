@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 
 import torch
+
 from nst_ff.transformer import StyleTransferNetwork
 
 NST_FF_KEY = "nst_ff"

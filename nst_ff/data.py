@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from nst_ff.images import ImageReadError, list_images, open_image, read_image, resize_shorter
+from nst_ff.images import ImageReadError, list_images, read_image, resize_shorter
 
 log = logging.getLogger(__name__)
 

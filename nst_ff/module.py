@@ -2,8 +2,8 @@
 
 import lightning as L
 import torch
-from torchvision.utils import make_grid
 from torchvision.transforms.v2 import functional as TF
+from torchvision.utils import make_grid
 
 from nst_ff.checkpoint import NST_FF_KEY, describe
 from nst_ff.loss import PerceptualLoss
@@ -37,7 +37,9 @@ class StyleTransferModule(L.LightningModule):
         self.loss.set_style_targets(style_images)
         # Header row of the grid: each style image cropped square at the content size.
         size = grid_contents.shape[-1]
-        self.grid_styles = torch.stack([TF.center_crop(TF.resize(s, [size], antialias=True), [size]) for s in style_images])
+        self.grid_styles = torch.stack(
+            [TF.center_crop(TF.resize(style, [size], antialias=True), [size]) for style in style_images]
+        )
         self.grid_contents = grid_contents
         if channels_last:
             self.network.to(memory_format=torch.channels_last)

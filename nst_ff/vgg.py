@@ -94,7 +94,7 @@ class VGGFeatures(nn.Module):
         wanted = set(self.layers if layers is None else layers)
         x = (images - self.mean) / self.std
         out = {}
-        for name, layer in zip(self.names, self.features):
+        for name, layer in zip(self.names, self.features, strict=True):
             x = layer(x)
             if name in wanted:
                 out[name] = x

@@ -8,10 +8,10 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, make_image
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import HISTOGRAMS, IMAGES, EventAccumulator
 
+from conftest import ROOT, make_image
 from nst_ff.activations import CHANNEL_CRITERIA, select_channels
 from nst_ff.checkpoint import export
 from nst_ff.transformer import StyleTransferNetwork

@@ -3,9 +3,9 @@
 import json
 import sys
 
-from conftest import ROOT, make_image
 from pytest import approx
 
+from conftest import ROOT, make_image
 from nst_ff.transformer import StyleTransferNetwork
 
 sys.path.insert(0, str(ROOT / "benchmarks"))

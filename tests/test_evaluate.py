@@ -5,9 +5,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, make_image
 from torch import nn
 
+from conftest import ROOT, make_image
 from nst_ff.checkpoint import export
 from nst_ff.evaluate import evaluate, load_photos
 from nst_ff.images import read_image

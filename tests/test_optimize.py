@@ -4,10 +4,10 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, make_image
 from omegaconf import OmegaConf
 from PIL import Image
 
+from conftest import ROOT, make_image
 from nst_ff.images import read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import initial_image, loss_config, optimize_image

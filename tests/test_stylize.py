@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, make_image, train_overrides
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
+from conftest import ROOT, make_image, train_overrides
 from nst_ff.checkpoint import export
 from nst_ff.images import read_image
 from nst_ff.stylize import RGB_TO_YCBCR, to_pil

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import ROOT, make_image, train_overrides, run_train
+from conftest import ROOT, make_image, run_train, train_overrides
 from nst_ff.checkpoint import load_network
 
 
