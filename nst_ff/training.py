@@ -1,6 +1,7 @@
 """`train(cfg)`: builds data, network, loss and Lightning trainer from a Hydra config and fits."""
 
 import logging
+import warnings
 from pathlib import Path
 
 import hydra
@@ -14,6 +15,8 @@ from nst_ff.checkpoint import atomic_save
 from nst_ff.module import StyleTransferModule
 
 log = logging.getLogger(__name__)
+# The loss network is frozen and meant to stay in eval mode; Lightning warns about it at every start.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode", module="lightning")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
