@@ -24,6 +24,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="training checkpoint or exported network")
@@ -36,6 +43,10 @@ def parse_args(argv):
     parser.add_argument("--limit", type=positive_int, default=4, help="photos to use (default 4)")
     parser.add_argument("--opt-steps", type=positive_int, default=200, help="optimiser steps per photo (200)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
+    # The checkpoint does not record its loss weights: pass the training run's when they differ from the YAML.
+    parser.add_argument("--content-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
+    parser.add_argument("--style-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
+    parser.add_argument("--tv-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
     parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
     parser.add_argument("--log", default="runs/evaluate", help="TensorBoard folder (default runs/evaluate)")
     parser.add_argument("--json", help="report file (default: LOG/evaluation.json)")
@@ -71,7 +82,9 @@ def main(argv=None) -> int:
             print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
         if not photos:
             raise ValueError(f"content folder {args.content_dir}: no usable images")
-        loss = PerceptualLoss(**loss_config(vgg_weights=args.vgg_weights)).to(args.device)
+        config = loss_config(content_weight=args.content_weight, style_weight=args.style_weight,
+                             tv_weight=args.tv_weight, vgg_weights=args.vgg_weights)
+        loss = PerceptualLoss(**config).to(args.device)
     except (CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
@@ -91,7 +104,7 @@ def main(argv=None) -> int:
         "style_size": style_size,
         "opt_steps": args.opt_steps,
         "optimizer": args.optimizer,
-        "loss": loss_config(vgg_weights=args.vgg_weights),
+        "loss": config,
         "photos": list(photos),
         "missing_styles": missing,
         **report,

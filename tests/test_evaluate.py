@@ -79,7 +79,8 @@ def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
     export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
     code = evaluate_cli.main([
         "--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir", str(folders / "styles"),
-        "--size", "32", "--limit", "1", "--opt-steps", "1", "--vgg-weights", "random", "--log", str(tmp_path / "tb"),
+        "--size", "32", "--limit", "1", "--opt-steps", "1", "--vgg-weights", "random", "--style-weight", "2",
+        "--log", str(tmp_path / "tb"),
     ])
     assert code == 0
     out, err = capsys.readouterr()
@@ -87,6 +88,7 @@ def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
     assert "alpha" in out and "beta" in out and "overall" in out
     report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
     assert list(report["styles"]) == ["alpha", "beta"] and report["missing_styles"] == ["gamma"]
+    assert report["loss"]["style_weight"] == 2  # the training run's weights, when they differ from the YAML
     assert report["photos"] == ["photo0.jpg"]
     for summary in [*report["styles"].values(), report["overall"]]:
         assert set(summary["ratio"]) == {"total", "style"} and all(r > 0 for r in summary["ratio"].values())
