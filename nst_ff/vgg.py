@@ -6,8 +6,9 @@ from collections.abc import Iterable
 import torch
 import torchvision
 from torch import nn
+from torchvision.models import vgg as vgg_models
 
-ARCHS = ("vgg16", "vgg19")
+CONFIGS = {"vgg16": "D", "vgg19": "E"}  # torchvision's layer tables for each architecture
 # torchvision's ImageNet statistics: both torchvision's weights and ../shared/assets/vgg expect them.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,25 +33,32 @@ def layer_names(features: nn.Sequential) -> list[str]:
     return names
 
 
+def _features(arch: str) -> nn.Sequential:
+    # Only the convolutional part: building torchvision's whole VGG would also allocate and initialise
+    # its 120M-parameter classifier, seconds and half a gigabyte for nothing.
+    return vgg_models.make_layers(vgg_models.cfgs[CONFIGS[arch]])
+
+
 def _load_weights(arch: str, weights: str) -> nn.Sequential:
+    features = _features(arch)
+    if weights == "random":
+        return features
     if weights == "imagenet":
         try:
-            return getattr(torchvision.models, arch)(weights="IMAGENET1K_V1").features
+            state = torchvision.models.get_weight(f"{arch.upper()}_Weights.IMAGENET1K_V1").get_state_dict()
         except (OSError, RuntimeError) as error:  # URLError is an OSError; no network, proxy, disk full...
             raise VGGWeightsError(
                 f"could not download torchvision's ImageNet {arch} weights ({error}); "
                 f"set loss.vgg.weights (or NST_FF_VGG_WEIGHTS) to a local state dict file, "
                 f"or to 'random' for tests"
             ) from None
-    features = getattr(torchvision.models, arch)(weights=None).features
-    if weights == "random":
-        return features
-    if not os.path.isfile(weights):
+    elif not os.path.isfile(weights):
         raise VGGWeightsError(f"VGG weights file not found: {weights} (expected a path, 'imagenet' or 'random')")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise VGGWeightsError(f"could not read VGG weights from {weights}: {error}") from None
+    else:
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise VGGWeightsError(f"could not read VGG weights from {weights}: {error}") from None
     # A whole torchvision VGG state dict carries `features.` and `classifier.` keys; keep the former.
     if any(key.startswith("features.") for key in state):
         state = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
@@ -66,8 +74,8 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, layers: Iterable[str], arch: str = "vgg16", weights: str = "imagenet"):
         super().__init__()
-        if arch not in ARCHS:
-            raise ValueError(f"unknown VGG architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+        if arch not in CONFIGS:
+            raise ValueError(f"unknown VGG architecture {arch!r}; choose one of {', '.join(CONFIGS)}")
         features = _load_weights(arch, str(weights))
         names = layer_names(features)
         self.layers = list(dict.fromkeys(layers))

@@ -78,7 +78,7 @@ def test_failed_imagenet_download_names_the_alternatives(monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
-    monkeypatch.setattr(torchvision.models, "vgg16", offline)
+    monkeypatch.setattr(torchvision.models._api.WeightsEnum, "get_state_dict", offline)
     with pytest.raises(VGGWeightsError) as error:
         VGGFeatures(["relu1_2"], weights="imagenet")
     message = str(error.value)
