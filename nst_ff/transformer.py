@@ -17,10 +17,13 @@ class ConditionalInstanceNorm2d(nn.Module):
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         # x [B, C, H, W], style_weights [B, N]; a convex row mixes styles by blending gamma and beta,
         # as Magenta's image_stylization does, rather than blending outputs.
-        x = F.instance_norm(x, eps=self.eps)
-        gamma = (style_weights @ self.gamma)[:, :, None, None]  # [B, C, 1, 1]
-        beta = (style_weights @ self.beta)[:, :, None, None]
-        return x * gamma + beta
+        b, c, h, w = x.shape
+        gamma = style_weights @ self.gamma  # [B, C]
+        beta = style_weights @ self.beta
+        # Seen as one example with B*C channels, each example's own gamma and beta become per-channel
+        # affine parameters: normalisation and affine run as one fused kernel instead of three passes.
+        out = F.instance_norm(x.reshape(1, b * c, h, w), weight=gamma.reshape(-1), bias=beta.reshape(-1), eps=self.eps)
+        return out.view(b, c, h, w)
 
 
 class ConvCIN(nn.Module):
