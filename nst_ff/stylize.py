@@ -36,6 +36,9 @@ PENDING_WRITES = 8  # finished images waiting for the writer threads before comp
 RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 YCBCR_TO_RGB = torch.linalg.inv(RGB_TO_YCBCR)
 
+UMASK = os.umask(0)
+os.umask(UMASK)  # reading the umask means setting it; put it back at once
+
 
 class UsageError(ValueError):
     """A bad option or input; the message is one line for stderr."""
@@ -263,6 +266,7 @@ def save_image(image: torch.Tensor, destination: Path | str) -> None:
     try:
         with os.fdopen(handle, "wb") as f:
             to_pil(image).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes files private; an image should get the usual mode
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
