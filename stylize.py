@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="fp16 on GPU only")
     speed.add_argument("--batch-size", type=int, default=1, help="photos of equal size stylized together")
     speed.add_argument("--workers", type=int, default=2, help="processes reading a folder's photos ahead")
+    speed.add_argument("--compile", action="store_true",
+                       help="torch.compile the network: the first image of each size takes tens of seconds, "
+                       "the rest run about 1.5x faster on CPU")
     speed.add_argument("--json", action="store_true", help="print one JSON record per photo instead of a line")
 
     dump = parser.add_argument_group("activation dumps (TensorBoard)")
@@ -202,7 +205,8 @@ def run(args) -> int:
         dump.vgg.to(device)
     stylizer = Stylizer(network, style_names, choices, device, PRECISIONS[args.precision], args.strength,
                         args.preserve_color, sheet_columns, dump, args.json,
-                        log=sys.stderr if args.output == STDIO else sys.stdout)  # stdout may carry the PNG
+                        log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
+                        compile=args.compile)
     try:
         done, errors = stylizer.run(photos, batches)
     finally:

@@ -333,13 +333,16 @@ class Stylizer:
 
     def __init__(self, network, style_names: list[str], choices: list[StyleChoice], device: torch.device,
                  dtype: torch.dtype, strength: float = 1.0, keep_color: bool = False,
-                 sheet_columns: int = SHEET_COLUMNS, dump=None, json_records: bool = False, log=sys.stdout):
+                 sheet_columns: int = SHEET_COLUMNS, dump=None, json_records: bool = False, log=sys.stdout,
+                 compile: bool = False):
         self.style_names, self.choices, self.device, self.dtype = style_names, choices, device, dtype
         self.strength, self.keep_color, self.sheet_columns = strength, keep_color, sheet_columns
         self.json_records, self.log = json_records, log
         # channels-last (NHWC) speeds up cuDNN convolutions, in half precision above all.
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.network = network.to(device, dtype, memory_format=self.memory_format)
+        if compile:  # fuses padding, norm and activations around the convolutions; recompiles per image size
+            self.network.compile(dynamic=False)
         self.style_weights = torch.stack([choice.weights for choice in choices]).to(device)  # [S, N]
         self.dump = dump  # an ActivationDump, or None
 

@@ -84,6 +84,14 @@ def test_output_equals_network_forward(network_file, photo, tmp_path):
     assert np.array_equal(pixels(tmp_path / "out.png"), expected_pixels(network, photo, one_hot(torch.tensor(1), 3)))
 
 
+@pytest.mark.slow
+def test_compiled_network_matches_eager(network_file, photo, tmp_path):
+    ckpt, network = network_file
+    assert run("--ckpt", ckpt, "--input", photo, "--style", "beta", "--compile", "--output", tmp_path / "c.png") == 0
+    expected = expected_pixels(network, photo, one_hot(torch.tensor(1), 3)).astype(int)
+    assert np.abs(pixels(tmp_path / "c.png").astype(int) - expected).max() <= 1  # fused kernels round differently
+
+
 def test_lightning_checkpoint_and_its_export_give_identical_outputs(lightning_ckpt, photo, tmp_path):
     exported = tmp_path / "small.pt"
     assert run("--ckpt", lightning_ckpt, "--export", exported) == 0
