@@ -10,25 +10,12 @@ from pathlib import Path
 import torch
 
 from nst_ff.checkpoint import CheckpointError, load_network
+from nst_ff.cli import non_negative, positive_int
 from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.images import ImageReadError, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import OPTIMIZERS, default_style_size, loss_config
 from nst_ff.vgg import VGGWeightsError
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def parse_args(argv):

@@ -8,6 +8,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
+from nst_ff.cli import layer_list, non_negative, positive_int
 from nst_ff.images import ImageReadError, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import (
@@ -24,34 +25,14 @@ from nst_ff.optimize import (
 from nst_ff.vgg import VGGWeightsError
 
 
-def layer_list(text: str) -> list[str]:
-    layers = [name.strip() for name in text.split(",") if name.strip()]
-    if not layers:
-        raise argparse.ArgumentTypeError("expected comma-separated VGG layer names, e.g. relu3_3")
-    return layers
-
-
-def non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="content photo")
     parser.add_argument("--style-image", required=True, help="painting whose style to transfer (any image)")
     parser.add_argument("--output", required=True, help="stylized image to write (.png, .jpg, ...)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
-    parser.add_argument("--steps", type=positive_int, default=300, help="loss evaluations (default 300)")
+    parser.add_argument("--steps", type=positive_int, default=300,
+                        help="optimiser steps; an L-BFGS step may evaluate the loss several times (default 300)")
     parser.add_argument("--lr", type=non_negative, help="step size (default: 1.0 for lbfgs, 0.02 for adam)")
     parser.add_argument("--init", choices=INITS, default="content", help="starting image (default content)")
     parser.add_argument("--size", type=positive_int, default=256, help="shorter side of the photo (default 256)")

@@ -18,6 +18,7 @@ import torch
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import ROOT, format_table, machine, write_json  # noqa: E402
 
+from nst_ff.cli import positive_int  # noqa: E402
 from nst_ff.data import StyleTransferDataModule  # noqa: E402
 from nst_ff.loss import PerceptualLoss  # noqa: E402
 from nst_ff.module import StyleTransferModule  # noqa: E402
@@ -53,13 +54,6 @@ class StepTimer(L.Callback):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         self.ends.append(self._now(module))
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def parse_args(argv):

@@ -3,7 +3,6 @@ network approximates. The loss is built from conf/loss/perceptual.yaml, so its n
 
 import os
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -68,7 +67,7 @@ def optimize_image(
     lr: float | None = None,
     on_step: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Minimise `loss` over the pixels of one image [1, 3, H, W] for `steps` loss evaluations.
+    """Minimise `loss` over the pixels of one image [1, 3, H, W] in `steps` optimiser steps.
 
     Pixels are optimised directly and projected onto [0, 1] before every evaluation, so every loss
     reported is that of a valid image. (A sigmoid parametrisation was tried: saturated photo pixels
@@ -81,24 +80,30 @@ def optimize_image(
     lr = DEFAULT_LR[optimizer] if lr is None else lr
     image = init_image.detach().clone().contiguous().requires_grad_(True)
     if optimizer == "lbfgs":
-        # max_iter=1: one loss evaluation per step() (no line search), so `steps` counts evaluations
-        # for both optimisers; L-BFGS keeps its curvature history across step() calls.
-        solver = torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50)
+        # One L-BFGS iteration per step, with a strong-Wolfe line search (up to 20 loss evaluations):
+        # without one, full quasi-Newton steps overshoot and the loss can climb far above where it started.
+        # No tolerances: the loss is a mean of relative errors, its gradients per pixel are tiny.
+        solver = torch.optim.LBFGS([image], lr=lr, max_iter=1, max_eval=20, history_size=50,
+                                   line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
     else:
         solver = torch.optim.Adam([image], lr=lr)
 
-    def closure(step: int) -> torch.Tensor:
-        with torch.no_grad():
-            image.clamp_(0, 1)
-        solver.zero_grad()
-        terms = loss(image, content, style_weights)
-        terms["total"].backward()
-        if on_step is not None:
-            on_step(step, image.detach(), {name: value.item() for name, value in terms.items()})
-        return terms["total"]
-
     for step in range(steps):
-        solver.step(partial(closure, step))
+        evaluations = []  # (image, terms) of each loss evaluation in this step; the first is the step's start
+
+        def closure(evaluations=evaluations) -> torch.Tensor:
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            solver.zero_grad()
+            terms = loss(image, content, style_weights)
+            terms["total"].backward()
+            evaluations.append((image.detach().clone(), {name: value.detach() for name, value in terms.items()}))
+            return terms["total"]
+
+        solver.step(closure)
+        if on_step is not None:
+            start, terms = evaluations[0]
+            on_step(step, start, {name: value.item() for name, value in terms.items()})
     with torch.no_grad():
         image.clamp_(0, 1)
         terms = loss(image, content, style_weights)
