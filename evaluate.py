@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from nst_ff.checkpoint import CheckpointError, load_network
+from nst_ff.checkpoint import CheckpointError, load_checkpoint
 from nst_ff.cli import non_negative, positive_int
 from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.images import ImageReadError, read_image, resize_shorter
@@ -31,9 +31,12 @@ def parse_args(argv):
     parser.add_argument("--opt-steps", type=positive_int, default=200, help="optimiser steps per photo (200)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
     # The checkpoint does not record its loss weights: pass the training run's when they differ from the YAML.
-    parser.add_argument("--content-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
-    parser.add_argument("--style-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
-    parser.add_argument("--tv-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
+    parser.add_argument("--content-weight", type=non_negative,
+                        help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
+    parser.add_argument("--style-weight", type=non_negative,
+                        help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
+    parser.add_argument("--tv-weight", type=non_negative,
+                        help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
     parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
     parser.add_argument("--log", default="runs/evaluate", help="TensorBoard folder (default runs/evaluate)")
     parser.add_argument("--json", help="report file (default: LOG/evaluation.json)")
@@ -44,7 +47,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        network, style_names = load_network(args.ckpt, map_location=args.device)
+        network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
         if args.styles:
             wanted = [name.strip() for name in args.styles.split(",") if name.strip()]
             unknown = [name for name in wanted if name not in style_names]
@@ -69,8 +72,12 @@ def main(argv=None) -> int:
             print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
         if not photos:
             raise ValueError(f"content folder {args.content_dir}: no usable images")
-        config = loss_config(content_weight=args.content_weight, style_weight=args.style_weight,
-                             tv_weight=args.tv_weight, vgg_weights=args.vgg_weights)
+        # The loss the network was trained with, where its checkpoint records it; then the options.
+        trained = {key: value for key, value in description.get("loss", {}).items() if key != "vgg_arch"}
+        options = {"content_weight": args.content_weight, "style_weight": args.style_weight,
+                   "tv_weight": args.tv_weight}
+        config = loss_config(**{**trained, **{k: v for k, v in options.items() if v is not None}},
+                             vgg_weights=args.vgg_weights)
         loss = PerceptualLoss(**config).to(args.device)
     except (CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)

@@ -47,6 +47,12 @@ def export(path: str | os.PathLike, network: StyleTransferNetwork, style_names: 
 
 def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str]]:
     """Rebuild the network (eval mode) and its style names from a training checkpoint or an export."""
+    network, style_names, _ = load_checkpoint(path, map_location)
+    return network, style_names
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str], dict]:
+    """As load_network, plus the checkpoint's description (a training checkpoint's has the loss settings)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -76,4 +82,4 @@ def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTran
         network.load_state_dict(state)
     except RuntimeError as error:
         raise CheckpointError(f"{path}: weights do not match the described network: {error}") from None
-    return network.eval(), list(info["style_names"])
+    return network.eval(), list(info["style_names"]), info

@@ -57,7 +57,19 @@ class PerceptualLoss(nn.Module):
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
+        self.vgg_arch = vgg["arch"]
         self.vgg = VGGFeatures(self.content_layers + self.style_layers, arch=vgg["arch"], weights=vgg["weights"])
+
+    def settings(self) -> dict:
+        """What a checkpoint records, so that it can be scored later with the loss it was trained on."""
+        return {
+            "vgg_arch": self.vgg_arch,
+            "content_layers": self.content_layers,
+            "style_layers": self.style_layers,
+            "content_weight": self.content_weight,
+            "style_weight": self.style_weight,
+            "tv_weight": self.tv_weight,
+        }
 
     @torch.no_grad()
     def set_style_targets(self, style_images: Sequence[torch.Tensor]) -> None:

@@ -95,7 +95,7 @@ class StyleTransferModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The VGG and the Gram targets are rebuilt from config and data; never store them.
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("loss.")}
-        checkpoint[NST_FF_KEY] = describe(self.network, self.style_names)
+        checkpoint[NST_FF_KEY] = {**describe(self.network, self.style_names), "loss": self.loss.settings()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint[NST_FF_KEY]["style_names"]

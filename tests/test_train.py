@@ -29,6 +29,7 @@ def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_d
     assert checkpoint["global_step"] == 3
     assert checkpoint["nst_ff"]["style_names"] == ["alpha", "beta", "gamma"]
     assert checkpoint["nst_ff"]["model"] == {"num_styles": 3, "alpha": 1.0}
+    assert checkpoint["nst_ff"]["loss"]["style_weight"] == 0.3  # evaluate.py scores with the loss trained on
     assert all(key.startswith("network.") for key in checkpoint["state_dict"])  # no VGG, no Gram targets
     network, names = load_network(last)
     assert names == ["alpha", "beta", "gamma"] and network.num_styles == 3
