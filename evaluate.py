@@ -1,6 +1,8 @@
-"""Score a checkpoint against per-image optimisation of the loss it was trained on:
+"""Score a checkpoint: its quality on the fixed yardstick (identification, style gain, content error), and
+its loss against per-image optimisation of the loss it was trained on:
 `python evaluate.py --ckpt checkpoints/last.ckpt --content-dir photos/ --style-dir styles/ [--size 256]
-[--limit N] [--opt-steps S]`. Prints a table; writes a JSON file and a TensorBoard run."""
+[--limit N] [--opt-steps S]` (`--opt-steps 0`: the quality report alone, in seconds).
+Prints tables; writes a JSON file and a TensorBoard run."""
 
 import argparse
 import json
@@ -10,11 +12,12 @@ from pathlib import Path
 import torch
 
 from nst_ff.checkpoint import CheckpointError, load_checkpoint
-from nst_ff.cli import non_negative, positive_int
+from nst_ff.cli import non_negative, non_negative_int, positive_int
 from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.images import ImageReadError, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import OPTIMIZERS, default_style_size, loss_config
+from nst_ff.quality import PAINTING_SIZE, Yardstick, format_quality, measure
 from nst_ff.vgg import VGGWeightsError
 
 
@@ -28,7 +31,8 @@ def parse_args(argv):
     parser.add_argument("--style-size", type=positive_int, help="shorter side of the paintings "
                         "(default: training's, conf/data/folders.yaml)")
     parser.add_argument("--limit", type=positive_int, default=4, help="photos to use (default 4)")
-    parser.add_argument("--opt-steps", type=positive_int, default=200, help="optimiser steps per photo (200)")
+    parser.add_argument("--opt-steps", type=non_negative_int, default=200,
+                        help="optimiser steps per photo (200); 0: the quality report alone")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
     # The checkpoint does not record its loss weights: pass the training run's when they differ from the YAML.
     parser.add_argument("--content-weight", type=non_negative,
@@ -64,7 +68,8 @@ def main(argv=None) -> int:
         if not found:
             raise ValueError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
         style_size = args.style_size or default_style_size()
-        paintings = {name: resize_shorter(read_image(path), style_size) for name, path in found.items()}
+        originals = {name: read_image(path) for name, path in found.items()}
+        paintings = {name: resize_shorter(image, style_size) for name, image in originals.items()}
         if not Path(args.content_dir).is_dir():
             raise ValueError(f"--content-dir {args.content_dir}: not a folder")
         photos, skipped = load_photos(args.content_dir, args.size, args.limit)
@@ -78,12 +83,33 @@ def main(argv=None) -> int:
                    "tv_weight": args.tv_weight}
         config = loss_config(**{**trained, **{k: v for k, v in options.items() if v is not None}},
                              vgg_weights=args.vgg_weights)
-        loss = PerceptualLoss(**config).to(args.device)
+        loss = PerceptualLoss(**config).to(args.device) if args.opt_steps else None
+        yardstick = Yardstick([resize_shorter(image, PAINTING_SIZE) for image in originals.values()],
+                              config["vgg"]["weights"]).to(args.device)
     except (CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
 
     network.to(args.device)
+    quality = measure(network, yardstick, torch.stack(list(photos.values())), list(paintings), style_names)
+    print(format_quality(quality))
+    report = {"checkpoint": str(args.ckpt), "size": args.size, "photos": list(photos), "missing_styles": missing,
+              "quality": quality}
+    rows = {}
+    if args.opt_steps:
+        report.update(compare_with_optimum(args, network, style_names, paintings, photos, loss))
+        report.update(loss=config, style_size=style_size)
+        rows = report.pop("rows")
+    json_path = Path(args.json or Path(args.log) / "evaluation.json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_tensorboard(args.log, report, rows)
+    print(f"wrote {json_path} and TensorBoard to {args.log}", file=sys.stderr)
+    return 0
+
+
+def compare_with_optimum(args, network, style_names, paintings, photos, loss) -> dict:
+    """The per-image optimisation part of the report; prints its table."""
     print(f"{len(paintings)} style(s) x {len(photos)} photo(s) at {args.size} px, {args.opt_steps} "
           f"{args.optimizer} steps each", file=sys.stderr)
 
@@ -92,24 +118,8 @@ def main(argv=None) -> int:
               f"optimum {scores['optimum']['total']:.4f}, photo {scores['photo']['total']:.4f}", file=sys.stderr)
 
     report, rows = evaluate(network, style_names, paintings, photos, loss, args.opt_steps, args.optimizer, on_pair)
-    report = {
-        "checkpoint": str(args.ckpt),
-        "size": args.size,
-        "style_size": style_size,
-        "opt_steps": args.opt_steps,
-        "optimizer": args.optimizer,
-        "loss": config,
-        "photos": list(photos),
-        "missing_styles": missing,
-        **report,
-    }
     print(format_table(report))
-    json_path = Path(args.json or Path(args.log) / "evaluation.json")
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    write_tensorboard(args.log, report, rows)
-    print(f"wrote {json_path} and TensorBoard images to {args.log}", file=sys.stderr)
-    return 0
+    return {"opt_steps": args.opt_steps, "optimizer": args.optimizer, **report, "rows": rows}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.cli import layer_list, non_negative, positive_int
+from nst_ff.cli import layer_list, layer_weights, non_negative, positive_int
 from nst_ff.images import ImageReadError, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import (
@@ -42,7 +42,9 @@ def parse_args(argv):
     parser.add_argument("--style-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
     parser.add_argument("--tv-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
     parser.add_argument("--content-layers", type=layer_list, help="e.g. relu3_3 (default: the YAML's)")
-    parser.add_argument("--style-layers", type=layer_list, help="e.g. relu1_2,relu2_2,relu3_3,relu4_3")
+    parser.add_argument("--style-layers", type=layer_weights,
+                        help="LAYER:WEIGHT,... e.g. relu1_2:0.5,relu2_2:4 (a layer alone weighs 1; "
+                        "default: the YAML's)")
     parser.add_argument("--vgg-weights", help="imagenet, a state-dict file or random "
                         "(default: $NST_FF_VGG_WEIGHTS, else imagenet)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

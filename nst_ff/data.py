@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import v2
 
 from nst_ff.images import ImageReadError, list_images, read_image, resize_shorter
@@ -120,10 +120,16 @@ class StyleTransferDataModule(L.LightningDataModule):
         return torch.stack([images[i] for i in range(len(images))])
 
     def train_dataloader(self) -> DataLoader:
+        photos = ContentImages(self.content_paths, self.image_size)
+        # One epoch spans the whole run, shuffled passes over the photos back to back, so that progress
+        # is counted in optimisation steps of trainer.max_steps rather than in passes over a few photos.
+        trainer = self.trainer
+        steps = trainer.max_steps if trainer is not None and trainer.max_steps > 0 else 0
+        samples = steps * trainer.accumulate_grad_batches * trainer.world_size * self.batch_size if steps else None
         return DataLoader(
-            ContentImages(self.content_paths, self.image_size),
+            photos,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=RandomSampler(photos, num_samples=samples),
             drop_last=len(self.content_paths) >= self.batch_size,
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),

@@ -1,7 +1,6 @@
 """How close a feed-forward network gets to per-image optimisation: the loss of its output, of the
 optimised image (started from the photo) and of the photo itself, per style and photo, and their ratios."""
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,8 +13,7 @@ from torchvision.utils import make_grid
 from nst_ff.images import ImageReadError, list_images, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import optimize_image
-
-log = logging.getLogger(__name__)
+from nst_ff.quality import METRICS, format_quality
 
 TERMS = ("content", "style", "total")
 CANDIDATES = ("network", "optimum", "photo")
@@ -129,12 +127,20 @@ def format_table(report: dict) -> str:
 
 
 def write_tensorboard(log_dir: str | os.PathLike, report: dict, rows: Mapping[str, torch.Tensor]) -> None:
-    """Per style an image of rows photo | network | optimum, the ratios as scalars, and the table as text."""
+    """The quality table and scalars; with per-image optimisation, per style an image of rows
+    photo | network | optimum, the ratios as scalars, and the table as text."""
+    # Four leading spaces make TensorBoard's markdown show a table in a fixed-width font.
     with SummaryWriter(log_dir) as writer:
+        quality = report["quality"]
+        for style, scores in quality["styles"].items():
+            for metric in METRICS:
+                writer.add_scalar(f"quality/{metric}/{style}", scores[metric])
+        writer.add_text("quality", "\n".join("    " + line for line in format_quality(quality).splitlines()))
+        if "styles" not in report:
+            return
         for style, images in rows.items():
             writer.add_image(f"photo_network_optimum/{style}", make_grid(images, nrow=3, padding=2, pad_value=1.0))
             for term, value in report["styles"][style]["ratio"].items():
                 if value is not None:
                     writer.add_scalar(f"ratio_{term}/{style}", value)
-        # Four leading spaces make TensorBoard's markdown show the table in a fixed-width font.
         writer.add_text("evaluation", "\n".join("    " + line for line in format_table(report).splitlines()))

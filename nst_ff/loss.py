@@ -23,7 +23,7 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
-def _relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-example mean squared error divided by the target's mean square: [B].
 
     Dividing by the target's magnitude makes every term independent of the VGG's activation scale:
@@ -36,7 +36,8 @@ def _relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class PerceptualLoss(nn.Module):
-    """Content loss at `content_layers`, Gram style loss at `style_layers`, optional total variation.
+    """Content loss at `content_layers`, Gram style loss at `style_layers` ({layer: weight}, or a list of
+    layers of weight 1), scaled as a whole by `style_weight`, and optional total variation.
 
     Style targets are Grams of the style images, computed once by `set_style_targets`, kept as
     non-persistent buffers (never in checkpoints), and blended per example by style weights [B, N].
@@ -46,26 +47,28 @@ class PerceptualLoss(nn.Module):
         self,
         vgg: Mapping,
         content_layers: Sequence[str] = ("relu3_3",),
-        style_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        style_layers: Sequence[str] | Mapping[str, float] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
         content_weight: float = 1.0,
         style_weight: float = 1.0,
         tv_weight: float = 0.0,
     ):
         super().__init__()
         self.content_layers = list(content_layers)
-        self.style_layers = list(style_layers)
+        # {layer: weight}; a plain list of layers weighs each one 1.
+        is_mapping = isinstance(style_layers, Mapping)
+        self.style_layers = dict(style_layers) if is_mapping else dict.fromkeys(style_layers, 1.0)
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
         self.vgg_arch = vgg["arch"]
-        self.vgg = VGGFeatures(self.content_layers + self.style_layers, arch=vgg["arch"], weights=vgg["weights"])
+        self.vgg = VGGFeatures(self.content_layers + list(self.style_layers), arch=vgg["arch"], weights=vgg["weights"])
 
     def settings(self) -> dict:
         """What a checkpoint records, so that it can be scored later with the loss it was trained on."""
         return {
             "vgg_arch": self.vgg_arch,
             "content_layers": self.content_layers,
-            "style_layers": self.style_layers,
+            "style_layers": dict(self.style_layers),
             "content_weight": self.content_weight,
             "style_weight": self.style_weight,
             "tv_weight": self.tv_weight,
@@ -84,10 +87,6 @@ class PerceptualLoss(nn.Module):
         for layer in self.style_layers:
             self.register_buffer(f"gram_{layer}", torch.stack(grams[layer]), persistent=False)  # [N, C, C]
 
-    @property
-    def num_styles(self) -> int:
-        return getattr(self, f"gram_{self.style_layers[0]}").shape[0]
-
     def style_targets(self, style_weights: torch.Tensor) -> dict[str, torch.Tensor]:
         """Blended target Grams {layer: [B, C, C]} for style weights [B, N]."""
         return {
@@ -105,13 +104,13 @@ class PerceptualLoss(nn.Module):
         targets = self.style_targets(style_weights)
         terms = {
             "content": sum(
-                _relative_error(output_features[layer], content_features[layer].float()).mean()
+                relative_error(output_features[layer], content_features[layer].float()).mean()
                 for layer in self.content_layers
             )
         }
         for layer in self.style_layers:
-            terms[f"style/{layer}"] = _relative_error(gram_matrix(output_features[layer]), targets[layer]).mean()
-        terms["style"] = sum(terms[f"style/{layer}"] for layer in self.style_layers)
+            terms[f"style/{layer}"] = relative_error(gram_matrix(output_features[layer]), targets[layer]).mean()
+        terms["style"] = sum(weight * terms[f"style/{layer}"] for layer, weight in self.style_layers.items())
         terms["tv"] = total_variation(output.float()).mean()
         terms["total"] = (
             self.content_weight * terms["content"]

@@ -1,4 +1,6 @@
-"""LightningModule wiring network, perceptual loss, optimiser and TensorBoard logging."""
+"""LightningModule wiring network, perceptual loss, optimiser, schedule and TensorBoard logging."""
+
+from functools import partial
 
 import lightning as L
 import torch
@@ -7,7 +9,9 @@ from torchvision.utils import make_grid
 
 from nst_ff.checkpoint import NST_FF_KEY, describe
 from nst_ff.loss import PerceptualLoss
-from nst_ff.transformer import StyleTransferNetwork, one_hot
+from nst_ff.quality import METRICS, Yardstick, measure
+from nst_ff.recipe import StyleSampler, warmup_cosine
+from nst_ff.transformer import ConditionalInstanceNorm2d, StyleTransferNetwork, one_hot
 
 
 class NonFiniteLossError(RuntimeError):
@@ -22,7 +26,12 @@ class StyleTransferModule(L.LightningModule):
         style_names: list[str],
         style_images: list[torch.Tensor],
         grid_contents: torch.Tensor,
+        yardstick: Yardstick | None = None,
         lr: float = 1e-3,
+        cin_lr: float | None = None,
+        warmup_steps: int = 0,
+        final_lr_fraction: float = 1.0,
+        style_sampling: str = "balanced",
         image_every_n_steps: int = 500,
         channels_last: bool = False,
         compile: bool = False,
@@ -31,7 +40,12 @@ class StyleTransferModule(L.LightningModule):
         self.network = network
         self.loss = loss
         self.style_names = list(style_names)
+        self.yardstick = yardstick
         self.lr = lr
+        self.cin_lr = lr if cin_lr is None else cin_lr
+        self.warmup_steps = warmup_steps
+        self.final_lr_fraction = final_lr_fraction
+        self.sample_styles = StyleSampler(network.num_styles, style_sampling)
         self.image_every_n_steps = image_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.loss.set_style_targets(style_images)
@@ -48,8 +62,7 @@ class StyleTransferModule(L.LightningModule):
 
     def training_step(self, images: torch.Tensor, batch_idx: int) -> torch.Tensor:
         images = images.contiguous(memory_format=self.memory_format)  # [B, 3, S, S]
-        # Magenta draws each example's style independently and uniformly.
-        style_index = torch.randint(self.network.num_styles, (images.shape[0],), device=images.device)
+        style_index = self.sample_styles(images.shape[0]).to(images.device)  # [B]
         style_weights = one_hot(style_index, self.network.num_styles)  # [B, N]
         terms = self.loss(self.network(images, style_weights), images, style_weights)
         # Any rank's NaN poisons every rank's weights at the all-reduce: stop them all together,
@@ -69,36 +82,60 @@ class StyleTransferModule(L.LightningModule):
             self.log_style_grid()
 
     @torch.no_grad()
-    def style_grid(self) -> torch.Tensor:
-        """Magenta's evaluation grid [3, H, W]: a header row of style images, then each content
-        photo followed by it stylized in every style."""
-        device = self.device
-        contents = self.grid_contents.to(device)  # [K, 3, S, S]
+    def stylize_grid_photos(self) -> torch.Tensor:
+        """The grid photos in every style: [N, K, 3, S, S]."""
+        contents = self.grid_contents.to(self.device)  # [K, 3, S, S]
         n = self.network.num_styles
         was_training = self.network.training
         self.network.eval()
-        rows = [torch.cat([torch.ones_like(contents[:1]), self.grid_styles.to(device)])]
-        for content in contents:
-            batch = content[None].expand(n, -1, -1, -1)
-            stylized = self.network(batch, torch.eye(n, device=device)).float()
-            rows.append(torch.cat([content[None], stylized]))
+        stylized = torch.stack([
+            self.network(contents, one_hot(torch.full((len(contents),), s, device=self.device), n)).float()
+            for s in range(n)
+        ])
         self.network.train(was_training)
-        return make_grid(torch.cat(rows), nrow=n + 1, padding=2, pad_value=1.0).clamp(0, 1)
+        return stylized.clamp(0, 1)
+
+    def style_grid(self, stylized: torch.Tensor) -> torch.Tensor:
+        """Magenta's evaluation grid [3, H, W] of `stylized` [N, K, 3, S, S]: a header row of style images,
+        then each photo followed by it stylized in every style."""
+        contents = self.grid_contents.to(stylized.device)
+        rows = [torch.cat([torch.ones_like(contents[:1]), self.grid_styles.to(stylized.device)])]
+        rows += [torch.cat([content[None], stylized[:, k]]) for k, content in enumerate(contents)]
+        return make_grid(torch.cat(rows), nrow=len(stylized) + 1, padding=2, pad_value=1.0)
 
     def log_style_grid(self) -> None:
-        if self.logger is not None and self.trainer.is_global_zero:
-            self.logger.experiment.add_image("style_grid", self.style_grid(), self.global_step)
+        if self.logger is None or not self.trainer.is_global_zero:
+            return
+        stylized = self.stylize_grid_photos()
+        writer = self.logger.experiment
+        writer.add_image("style_grid", self.style_grid(stylized), self.global_step)
+        if self.yardstick is not None:
+            report = measure(lambda photos, weights: stylized[weights[0].argmax()], self.yardstick,
+                             self.grid_contents, self.style_names)
+            for metric in METRICS:
+                writer.add_scalar(f"quality/{metric}", report["overall"][metric], self.global_step)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.network.parameters(), lr=self.lr)
+        norms = [m for m in self.network.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+        tables = [table for norm in norms for table in (norm.gamma, norm.beta)]
+        shared = [p for p in self.network.parameters() if all(p is not t for t in tables)]
+        optimizer = torch.optim.Adam([
+            {"params": shared, "lr": self.lr},
+            {"params": tables, "lr": self.cin_lr},  # each style's rows learn from its own examples only
+        ])
+        total = self.trainer.max_steps if self.trainer.max_steps > 0 else 0
+        factor = partial(warmup_cosine, total_steps=total, warmup_steps=self.warmup_steps,
+                         final_fraction=self.final_lr_fraction if total else 1.0)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # The VGG and the Gram targets are rebuilt from config and data; never store them.
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("loss.")}
+        # The VGGs of the loss and the yardstick and their Gram targets are rebuilt from config and data.
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
         checkpoint[NST_FF_KEY] = {**describe(self.network, self.style_names), "loss": self.loss.settings()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint[NST_FF_KEY]["style_names"]
         if saved != self.style_names:
             raise ValueError(f"checkpoint styles {saved} differ from this run's styles {self.style_names}")
-        checkpoint["state_dict"].update({k: v for k, v in self.state_dict().items() if k.startswith("loss.")})
+        checkpoint["state_dict"].update({k: v for k, v in self.state_dict().items() if not k.startswith("network.")})

@@ -12,11 +12,23 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from nst_ff.checkpoint import atomic_save
+from nst_ff.data import load_styles
 from nst_ff.module import StyleTransferModule
+from nst_ff.quality import PAINTING_SIZE, Yardstick
 
 log = logging.getLogger(__name__)
 # The loss network is frozen and meant to stay in eval mode; Lightning warns about it at every start.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode", module="lightning")
+# Lightning's own use of a torch API it has yet to update: nothing the user can act on.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("💡 Tip")
+
+
+# Lightning advertises its cloud services at every start; its messages about the run itself stay.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_a_tip)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -35,13 +47,21 @@ def train(cfg: DictConfig) -> Path:
              len(datamodule.style_names), ", ".join(datamodule.style_names))
     network = hydra.utils.instantiate(cfg.model, num_styles=len(datamodule.style_names))
     loss = hydra.utils.instantiate(cfg.loss)
+    paintings = datamodule.style_images
+    if datamodule.style_size != PAINTING_SIZE:
+        _, paintings = load_styles(datamodule.style_dir, PAINTING_SIZE)
     module = StyleTransferModule(
         network,
         loss,
         datamodule.style_names,
         datamodule.style_images,
         datamodule.grid_contents(),
+        yardstick=Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
         lr=cfg.optim.lr,
+        cin_lr=cfg.optim.cin_lr,
+        warmup_steps=cfg.optim.warmup_steps,
+        final_lr_fraction=cfg.optim.final_lr_fraction,
+        style_sampling=cfg.style_sampling,
         image_every_n_steps=cfg.logging.image_every_n_steps,
         channels_last=cfg.channels_last,
         compile=cfg.compile,

@@ -44,6 +44,7 @@ def train_overrides(tmp_path: Path, content: Path, styles: Path, steps: int = 3)
         "data.num_workers=0",
         "data.grid_images=2",
         "loss.vgg.weights=random",
+        "quality.vgg_weights=random",
         f"trainer.max_steps={steps}",
         "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false",

@@ -31,7 +31,7 @@ def test_defaults_are_magentas():
         cfg = compose("train")
     assert (cfg.data.batch_size, cfg.data.image_size, cfg.optim.lr, cfg.trainer.max_steps) == (16, 256, 1e-3, 40000)
     assert cfg.loss.content_layers == ["relu3_3"]
-    assert cfg.loss.style_layers == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+    assert list(cfg.loss.style_layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
     assert cfg.loss.tv_weight == 0
 
 

@@ -94,6 +94,27 @@ def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
         assert set(summary["ratio"]) == {"total", "style"} and all(r > 0 for r in summary["ratio"].values())
         assert set(summary["mean"]) == {"network", "optimum", "photo"}
     assert any((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert set(report["quality"]["styles"]) == {"alpha", "beta"} and "identified" in report["quality"]["overall"]
+
+
+def test_cli_without_optimisation_reports_quality_alone(folders, tmp_path, capsys):
+    ckpt = tmp_path / "net.pt"
+    torch.manual_seed(0)
+    export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
+    code = evaluate_cli.main([
+        "--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir", str(folders / "styles"),
+        "--size", "32", "--limit", "2", "--opt-steps", "0", "--vgg-weights", "random", "--log", str(tmp_path / "tb"),
+    ])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "identified" in out and "style gain" in out and "optimum" not in out and "lbfgs" not in err
+    report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
+    assert "styles" not in report and "ratio" not in report  # no per-image optimisation was run
+    quality = report["quality"]
+    assert list(quality["styles"]) == ["alpha", "beta"] and quality["chance"] == 0.5
+    for scores in [*quality["styles"].values(), quality["overall"]]:
+        assert 0 <= scores["identified"] <= 1 and scores["content"] >= 0
+    assert all(len(scores["nearest"]) == 2 for scores in quality["styles"].values())
 
 
 @pytest.mark.parametrize("change, message", [

@@ -116,6 +116,18 @@ def test_terms_follow_their_formulas():
     assert torch.allclose(terms["total"], 2 * terms["content"] + 3 * terms["style"] + 4 * terms["tv"], rtol=1e-5)
 
 
+def test_style_layer_weights_scale_their_terms():
+    uniform = make_loss(style_weight=2.0)  # same seed, same random VGG and targets
+    layer_weights = {"relu1_2": 0.5, "relu2_2": 4.0, "relu3_3": 0.0, "relu4_3": 1.0}
+    weighted = make_loss(style_layers=layer_weights, style_weight=2.0)
+    output, content, weights = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.tensor([[1.0, 0], [0, 1]])
+    plain, terms = uniform(output, content, weights), weighted(output, content, weights)
+    expected = sum(w * plain[f"style/{layer}"] for layer, w in weighted.style_layers.items())
+    assert torch.allclose(terms["style"], expected, rtol=1e-5)
+    assert torch.allclose(terms["total"], terms["content"] + 2 * expected, rtol=1e-5)
+    assert weighted.settings()["style_layers"] == layer_weights
+
+
 def test_output_equal_to_targets_has_zero_loss():
     loss = make_loss()
     style = torch.rand(1, 3, 32, 32)

@@ -50,7 +50,8 @@ def test_loss_config_is_training_config_with_overrides(monkeypatch):
     monkeypatch.setenv("NST_FF_VGG_WEIGHTS", "/some/vgg.pth")
     config = loss_config()
     assert config["style_weight"] == training.style_weight and config["content_weight"] == training.content_weight
-    assert config["style_layers"] == list(training.style_layers) and config["vgg"]["weights"] == "/some/vgg.pth"
+    assert config["style_layers"] == OmegaConf.to_container(training.style_layers)
+    assert config["vgg"]["weights"] == "/some/vgg.pth"
     config = loss_config(style_weight=3.0, content_layers=["relu2_2"], vgg_weights="random", tv_weight=None)
     assert config["style_weight"] == 3.0 and config["content_layers"] == ["relu2_2"]
     assert config["vgg"]["weights"] == "random" and config["tv_weight"] == training.tv_weight

@@ -10,6 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import ROOT, make_image, run_train, train_overrides
 from nst_ff.checkpoint import load_network
+from nst_ff.optimize import loss_config
 
 
 def read_events(logdir):
@@ -29,7 +30,8 @@ def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_d
     assert checkpoint["global_step"] == 3
     assert checkpoint["nst_ff"]["style_names"] == ["alpha", "beta", "gamma"]
     assert checkpoint["nst_ff"]["model"] == {"num_styles": 3, "alpha": 1.0}
-    assert checkpoint["nst_ff"]["loss"]["style_weight"] == 0.3  # evaluate.py scores with the loss trained on
+    # evaluate.py scores with the loss trained on, per-layer weights included
+    assert checkpoint["nst_ff"]["loss"]["style_layers"] == loss_config()["style_layers"]
     assert all(key.startswith("network.") for key in checkpoint["state_dict"])  # no VGG, no Gram targets
     network, names = load_network(last)
     assert names == ["alpha", "beta", "gamma"] and network.num_styles == 3
@@ -40,6 +42,9 @@ def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_d
                                                                          ["1_2", "2_2", "3_3", "4_3"])]:
         assert tag in scalars, tag
     assert [e.step for e in events.Scalars("loss/total")] == [0, 1, 2]
+    for metric in ["identified", "style_gain", "content"]:  # the yardstick, with each style grid (steps 1 and 2)
+        assert [e.step for e in events.Scalars(f"quality/{metric}")] == [1, 2], metric
+    assert all(0 <= e.value <= 1 for e in events.Scalars("quality/identified"))
     (grid, *_) = events.Images("style_grid")
     # header row + 2 photos, each followed by 3 styles: 3 rows x 4 columns of 32 px cells with 2 px padding
     assert (grid.width, grid.height) == (4 * 34 + 2, 3 * 34 + 2)
