@@ -120,8 +120,8 @@ class StyleTransferModule(L.LightningModule):
         tables = [table for norm in norms for table in (norm.gamma, norm.beta)]
         shared = [p for p in self.network.parameters() if all(p is not t for t in tables)]
         optimizer = torch.optim.Adam([
-            {"params": shared, "lr": self.lr},
-            {"params": tables, "lr": self.cin_lr},  # each style's rows learn from its own examples only
+            {"params": shared, "lr": self.lr, "name": "shared"},
+            {"params": tables, "lr": self.cin_lr, "name": "cin"},  # each style's rows learn from its own examples
         ])
         total = self.trainer.max_steps if self.trainer.max_steps > 0 else 0
         factor = partial(warmup_cosine, total_steps=total, warmup_steps=self.warmup_steps,

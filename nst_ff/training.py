@@ -6,7 +6,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
@@ -79,7 +79,7 @@ def train(cfg: DictConfig) -> Path:
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=logger,
-        callbacks=[checkpoints],
+        callbacks=[checkpoints, LearningRateMonitor(logging_interval="step")],
         plugins=[AtomicCheckpointIO()],
     )
     logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
