@@ -73,16 +73,19 @@ def test_network_returning_its_input_scores_content_loss_zero(scored):
     assert rows["alpha"].shape == (3 * len(photos), 3, 32, 32)  # photo | network | optimum per photo
 
 
-def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
+def run_cli(folders, tmp_path, *options) -> int:
+    """evaluate.py on a random 3-style network, 32 px photos and random-weight VGGs, logging under tmp_path."""
     ckpt = tmp_path / "net.pt"
     torch.manual_seed(0)
     export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
-    code = evaluate_cli.main([
+    return evaluate_cli.main([
         "--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir", str(folders / "styles"),
-        "--size", "32", "--limit", "1", "--opt-steps", "1", "--vgg-weights", "random", "--style-weight", "2",
-        "--log", str(tmp_path / "tb"),
+        "--size", "32", "--vgg-weights", "random", "--log", str(tmp_path / "tb"), *options,
     ])
-    assert code == 0
+
+
+def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
+    assert run_cli(folders, tmp_path, "--limit", "1", "--opt-steps", "1", "--style-weight", "2") == 0
     out, err = capsys.readouterr()
     assert "gamma" in err and "skipped" in err
     assert "alpha" in out and "beta" in out and "overall" in out
@@ -98,14 +101,7 @@ def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
 
 
 def test_cli_without_optimisation_reports_quality_alone(folders, tmp_path, capsys):
-    ckpt = tmp_path / "net.pt"
-    torch.manual_seed(0)
-    export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
-    code = evaluate_cli.main([
-        "--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir", str(folders / "styles"),
-        "--size", "32", "--limit", "2", "--opt-steps", "0", "--vgg-weights", "random", "--log", str(tmp_path / "tb"),
-    ])
-    assert code == 0
+    assert run_cli(folders, tmp_path, "--limit", "2", "--opt-steps", "0") == 0
     out, err = capsys.readouterr()
     assert "identified" in out and "style gain" in out and "optimum" not in out and "lbfgs" not in err
     report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
