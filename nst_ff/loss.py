@@ -1,6 +1,6 @@
 """VGG perceptual loss (Johnson et al. 2016; Dumoulin et al. 2017), made free of the VGG's activation scale."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -21,6 +21,18 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     dy = (images[..., 1:, :] - images[..., :-1, :]).pow(2).mean(dim=(1, 2, 3))
     dx = (images[..., :, 1:] - images[..., :, :-1]).pow(2).mean(dim=(1, 2, 3))
     return dx + dy
+
+
+@torch.no_grad()
+def style_grams(vgg: VGGFeatures, images: Sequence[torch.Tensor], layers: Iterable[str]) -> dict[str, torch.Tensor]:
+    """{layer: [N, C, C]}: the Grams of N images ([3, H, W] or [1, 3, H, W], any size each) at `layers`."""
+    grams = {layer: [] for layer in layers}
+    for image in images:
+        image = image.to(vgg.mean.device)
+        features = vgg(image if image.dim() == 4 else image[None])
+        for layer in grams:
+            grams[layer].append(gram_matrix(features[layer])[0])
+    return {layer: torch.stack(values) for layer, values in grams.items()}
 
 
 def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -77,15 +89,8 @@ class PerceptualLoss(nn.Module):
     @torch.no_grad()
     def set_style_targets(self, style_images: Sequence[torch.Tensor]) -> None:
         """style_images: one [3, H, W] or [1, 3, H, W] tensor per style, any size each."""
-        grams = {layer: [] for layer in self.style_layers}
-        device = self.vgg.mean.device
-        for image in style_images:
-            image = image.to(device)
-            features = self.vgg(image if image.dim() == 4 else image[None])
-            for layer in self.style_layers:
-                grams[layer].append(gram_matrix(features[layer])[0])
-        for layer in self.style_layers:
-            self.register_buffer(f"gram_{layer}", torch.stack(grams[layer]), persistent=False)  # [N, C, C]
+        for layer, grams in style_grams(self.vgg, style_images, self.style_layers).items():
+            self.register_buffer(f"gram_{layer}", grams, persistent=False)  # [N, C, C]
 
     def style_targets(self, style_weights: torch.Tensor) -> dict[str, torch.Tensor]:
         """Blended target Grams {layer: [B, C, C]} for style weights [B, N]."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from nst_ff.loss import gram_matrix, relative_error
+from nst_ff.loss import gram_matrix, relative_error, style_grams
 from nst_ff.vgg import VGGFeatures
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -31,32 +31,24 @@ class Yardstick(nn.Module):
         """paintings: one [3, H, W] image per style, in style order, shorter side PAINTING_SIZE."""
         super().__init__()
         self.vgg = VGGFeatures(STYLE_LAYERS, arch="vgg16", weights=vgg_weights)
-        grams = {layer: [] for layer in STYLE_LAYERS}
-        with torch.no_grad():
-            for painting in paintings:
-                features = self.vgg(painting[None])
-                for layer in STYLE_LAYERS:
-                    grams[layer].append(gram_matrix(features[layer])[0])
-        for layer in STYLE_LAYERS:
-            self.register_buffer(f"gram_{layer}", torch.stack(grams[layer]), persistent=False)  # [N, C, C]
+        for layer, grams in style_grams(self.vgg, paintings, STYLE_LAYERS).items():
+            self.register_buffer(f"gram_{layer}", grams, persistent=False)  # [N, C, C]
 
     @property
     def num_paintings(self) -> int:
         return getattr(self, f"gram_{STYLE_LAYERS[0]}").shape[0]
 
     @torch.no_grad()
-    def errors(self, images: torch.Tensor, photos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images, photos [B, 3, H, W] -> style errors against every painting [B, N], content errors [B]."""
+    def errors(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images [B, 3, H, W] -> style errors against every painting [B, N], content features [B, C, h, w]."""
         features = self.vgg(images.float())
-        photo_features = self.vgg(photos.float(), [CONTENT_LAYER])
         style = torch.zeros(images.shape[0], self.num_paintings, device=images.device)
         for layer in STYLE_LAYERS:
             grams = gram_matrix(features[layer])  # [B, C, C]
             targets = getattr(self, f"gram_{layer}")  # [N, C, C]
             for n in range(self.num_paintings):
                 style[:, n] += relative_error(grams, targets[n].expand_as(grams))
-        content = relative_error(features[CONTENT_LAYER], photo_features[CONTENT_LAYER])
-        return style, content
+        return style, features[CONTENT_LAYER]
 
 
 def measure(
@@ -76,14 +68,15 @@ def measure(
     network_styles = list(style_names if network_styles is None else network_styles)
     device = yardstick.gram_relu1_2.device
     photos = photos.to(device)
-    photo_style, _ = yardstick.errors(photos, photos)  # [K, N]: how far each photo is from each painting
+    photo_style, photo_features = yardstick.errors(photos)  # [K, N]: how far each photo is from each painting
     report = {"styles": {}}
     for index, name in enumerate(style_names):
         weights = torch.zeros(len(photos), len(network_styles), device=device)
         weights[:, network_styles.index(name)] = 1
         with torch.no_grad():
             outputs = stylize(photos, weights).float().clamp(0, 1)
-        style, content = yardstick.errors(outputs, photos)
+        style, features = yardstick.errors(outputs)
+        content = relative_error(features, photo_features)  # [K]
         nearest = style.argmin(dim=1)  # [K]
         gain = 1 - style[:, index] / photo_style[:, index].clamp_min(1e-12)
         report["styles"][name] = {
