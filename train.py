@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from nst_ff.data import DataError
 from nst_ff.module import NonFiniteLossError
+from nst_ff.recipe import RecipeError
 from nst_ff.training import train
 from nst_ff.vgg import VGGWeightsError
 
@@ -15,7 +16,7 @@ from nst_ff.vgg import VGGWeightsError
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except (DataError, VGGWeightsError, NonFiniteLossError) as error:
+    except (DataError, VGGWeightsError, NonFiniteLossError, RecipeError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         sys.exit(2)
 

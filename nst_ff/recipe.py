@@ -5,6 +5,10 @@ import math
 import torch
 
 
+class RecipeError(ValueError):
+    """A training-recipe setting that cannot work; the message names the setting and the choices."""
+
+
 class StyleSampler:
     """Style indices for each batch.
 
@@ -19,7 +23,7 @@ class StyleSampler:
 
     def __init__(self, num_styles: int, mode: str = "balanced"):
         if mode not in self.MODES:
-            raise ValueError(f"unknown style sampling {mode!r}; choose one of {', '.join(self.MODES)}")
+            raise RecipeError(f"style_sampling={mode}: choose one of {', '.join(self.MODES)}")
         self.num_styles = num_styles
         self.mode = mode
         self.queue: list[int] = []

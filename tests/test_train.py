@@ -105,6 +105,14 @@ def test_bad_folders_stop_before_training_with_a_message(tmp_path, image_dirs, b
     assert not (tmp_path / "ckpt").exists()
 
 
+def test_an_unknown_style_sampling_stops_with_one_line(tmp_path, image_dirs):
+    content, styles = image_dirs
+    result = run_train(train_overrides(tmp_path, content, styles) + ["style_sampling=roundrobin"], tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "style_sampling=roundrobin: choose one of balanced, uniform" in result.stderr
+    assert not (tmp_path / "ckpt").exists()
+
+
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path, image_dirs):
     content, styles = image_dirs
