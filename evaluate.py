@@ -5,12 +5,12 @@ its loss against per-image optimisation of the loss it was trained on:
 Prints tables; writes a JSON file and a TensorBoard run."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 
+from nst_ff import jsonfile
 from nst_ff.checkpoint import CheckpointError, load_checkpoint
 from nst_ff.cli import non_negative, non_negative_int, positive_int
 from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
@@ -101,8 +101,7 @@ def main(argv=None) -> int:
         report.update(loss=config, style_size=style_size)
         rows = report.pop("rows")
     json_path = Path(args.json or Path(args.log) / "evaluation.json")
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    jsonfile.write(json_path, report)
     write_tensorboard(args.log, report, rows)
     print(f"wrote {json_path} and TensorBoard to {args.log}", file=sys.stderr)
     return 0

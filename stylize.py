@@ -16,6 +16,7 @@ from nst_ff.images import ImageReadError
 from nst_ff.stylize import (
     SHEET_COLUMNS,
     STDIO,
+    NonFiniteOutputError,
     Photos,
     Stylizer,
     UsageError,
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--compile", action="store_true",
                        help="torch.compile the network: the first image of each size takes tens of seconds, "
                        "the rest run about 1.5x faster on CPU")
+    speed.add_argument("--tile", type=int, metavar="PX",
+                       help="stylize in tiles of PX pixels: any size in bounded memory, the same image (default: "
+                       "tiles of 1024 above 4 megapixels; 0 = never)")
     speed.add_argument("--json", action="store_true", help="print one JSON record per photo instead of a line")
 
     dump = parser.add_argument_group("activation dumps (TensorBoard)")
@@ -183,14 +187,19 @@ def run(args) -> int:
         return 0
     if not choices:
         raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
+    if args.tile and args.activations:
+        raise UsageError("--activations records whole layers and cannot run in --tile mode; leave out --tile")
+    if args.tile and args.tile < 16:
+        raise UsageError(f"--tile {args.tile}: tiles must be at least 16 pixels (or 0 for none)")
     if not 0 <= args.strength <= 1:  # also refuses NaN
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
     for option, value, least in (("--size", args.size, 1), ("--max-size", args.max_size, 1),
-                                 ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0)):
+                                 ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
+                                 ("--tile", args.tile, 0)):
         if value is not None and value < least:
             raise UsageError(f"{option} {value}: must be at least {least}")
     device = pick_device(args.device, args.precision)
-    photos = list_inputs(args.input)
+    photos = list_inputs(args.input, args.output or "stylized")
     plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite)
     dump = activation_dump(args, network) if args.activations else None
     if len(photos) == 1:  # read now: an unreadable photo stops the run before any file appears
@@ -206,7 +215,7 @@ def run(args) -> int:
     stylizer = Stylizer(network, style_names, choices, device, PRECISIONS[args.precision], args.strength,
                         args.preserve_color, sheet_columns, dump, args.json,
                         log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
-                        compile=args.compile)
+                        compile=args.compile, tile=args.tile)
     try:
         done, errors = stylizer.run(photos, batches)
     finally:
@@ -225,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit.code or 0)
     try:
         return run(args)
-    except (UsageError, CheckpointError, ImageReadError) as error:
+    except (UsageError, CheckpointError, ImageReadError, NonFiniteOutputError) as error:
         print(f"stylize.py: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output folder that cannot be written, a full disk...

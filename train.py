@@ -5,9 +5,11 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from nst_ff.callbacks import DivergedError
 from nst_ff.data import DataError
 from nst_ff.module import NonFiniteLossError
 from nst_ff.recipe import RecipeError
+from nst_ff.settings import SettingsError
 from nst_ff.training import train
 from nst_ff.vgg import VGGWeightsError
 
@@ -16,7 +18,7 @@ from nst_ff.vgg import VGGWeightsError
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except (DataError, VGGWeightsError, NonFiniteLossError, RecipeError) as error:
+    except (DataError, VGGWeightsError, NonFiniteLossError, DivergedError, RecipeError, SettingsError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         sys.exit(2)
 

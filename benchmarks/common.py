@@ -1,12 +1,13 @@
 """What both benchmarks share: the machine they ran on, a fixed-width table, and the JSON report."""
 
-import json
 import os
 import platform
 import subprocess
 from pathlib import Path
 
 import torch
+
+from nst_ff import jsonfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,4 @@ def format_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
 
 
 def write_json(path: str | os.PathLike, report: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    jsonfile.write(path, report)

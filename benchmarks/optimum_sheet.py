@@ -7,7 +7,6 @@ optima on the fixed yardstick (nst_ff/quality.py).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from torchvision.utils import make_grid
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import machine  # noqa: E402
 
+from nst_ff import jsonfile  # noqa: E402
 from nst_ff.cli import positive_int  # noqa: E402
 from nst_ff.evaluate import load_photos  # noqa: E402
 from nst_ff.images import list_images, read_image, resize_shorter  # noqa: E402
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     report = {"command": " ".join(sys.argv), "machine": machine(), "loss": config, "steps": args.steps,
               "size": args.size, "photos": list(photos), "seconds": time.perf_counter() - start, "quality": quality}
     json_path = Path(args.json or Path(args.output).with_suffix(".json"))
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    jsonfile.write(json_path, report)
     print(f"wrote {args.output} and {json_path}", file=sys.stderr)
     return 0
 

@@ -16,8 +16,26 @@ NST_FF_KEY = "nst_ff"
 FORMAT_VERSION = 1
 
 
+# Trained weights stay small: Adam moves a weight by about its learning rate per step at most, so even
+# 40k steps at the CIN rate of 3e-2 stay far below this, while a diverging run passes it within a step or two.
+# Beyond it, half-precision inference (largest value 65504) would overflow too.
+MAX_ABS_WEIGHT = 1e4
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the path and the reason."""
+
+
+def weights_problem(state: dict[str, torch.Tensor]) -> str | None:
+    """Why these weights are broken (non-finite, or beyond MAX_ABS_WEIGHT), or None when they are sane."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point():
+            if not torch.isfinite(tensor).all():
+                return f"{name} is not finite"
+            largest = tensor.abs().max().item() if tensor.numel() else 0.0
+            if largest > MAX_ABS_WEIGHT:
+                return f"{name} reaches {largest:.3g}, beyond the sane {MAX_ABS_WEIGHT:g}"
+    return None
 
 
 def describe(network: StyleTransferNetwork, style_names: list[str]) -> dict:
@@ -53,6 +71,25 @@ def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTran
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str], dict]:
     """As load_network, plus the checkpoint's description (a training checkpoint's has the loss settings)."""
+    checkpoint = read_checkpoint(path, map_location)
+    info = checkpoint[NST_FF_KEY]
+    state = checkpoint["state_dict"]
+    if any(key.startswith("network.") for key in state):  # a Lightning checkpoint of StyleTransferModule
+        state = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    network = StyleTransferNetwork(**info["model"])
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not match the described network: {error}") from None
+    problem = weights_problem(state)
+    if problem:
+        raise CheckpointError(f"{path}: broken weights, as after a diverged training run ({problem}); "
+                              "use an earlier checkpoint")
+    return network.eval(), list(info["style_names"]), info
+
+
+def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """The contents of an nst_ff checkpoint (training or exported), loaded so that it cannot run code."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -73,13 +110,4 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleT
         raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {first_line}") from None
     if not isinstance(checkpoint, dict) or NST_FF_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not an nst_ff checkpoint (no '{NST_FF_KEY}' description)")
-    info = checkpoint[NST_FF_KEY]
-    state = checkpoint["state_dict"]
-    if any(key.startswith("network.") for key in state):  # a Lightning checkpoint of StyleTransferModule
-        state = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
-    network = StyleTransferNetwork(**info["model"])
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not match the described network: {error}") from None
-    return network.eval(), list(info["style_names"]), info
+    return checkpoint

@@ -2,10 +2,12 @@
 
 import logging
 import os
+import signal
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.seed import pl_worker_init_function
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import v2
@@ -134,4 +136,11 @@ class StyleTransferDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=_worker_init,
         )
+
+
+def _worker_init(worker_id: int) -> None:
+    # Ctrl-C reaches the loader processes too; the main process alone decides how training stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pl_worker_init_function(worker_id)  # what Lightning installs when a loader has no init function

@@ -1,7 +1,5 @@
 """LightningModule wiring network, perceptual loss, optimiser, schedule and TensorBoard logging."""
 
-from functools import partial
-
 import lightning as L
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -55,6 +53,7 @@ class StyleTransferModule(L.LightningModule):
             [TF.center_crop(TF.resize(style, [size], antialias=True), [size]) for style in style_images]
         )
         self.grid_contents = grid_contents
+        self.grid_step, self.quality = None, {}  # the step of the last grid, and its overall quality
         if channels_last:
             self.network.to(memory_format=torch.channels_last)
         if compile:
@@ -103,17 +102,29 @@ class StyleTransferModule(L.LightningModule):
         rows += [torch.cat([content[None], stylized[:, k]]) for k, content in enumerate(contents)]
         return make_grid(torch.cat(rows), nrow=len(stylized) + 1, padding=2, pad_value=1.0)
 
+    def on_train_end(self) -> None:
+        if self.image_every_n_steps and self.grid_step != self.global_step:
+            self.log_style_grid()  # the run's final network, whatever step it stopped at
+
+    def final_metrics(self, trainer: L.Trainer) -> dict[str, float]:
+        """The last logged total loss and grid quality, for TensorBoard's hyper-parameter view."""
+        metrics = {"final/loss": trainer.callback_metrics["loss/total"].item()} if "loss/total" in \
+            trainer.callback_metrics else {}
+        return metrics | {f"final/{metric}": value for metric, value in self.quality.items()}
+
     def log_style_grid(self) -> None:
         if self.logger is None or not self.trainer.is_global_zero:
             return
+        self.grid_step = self.global_step
         stylized = self.stylize_grid_photos()
         writer = self.logger.experiment
         writer.add_image("style_grid", self.style_grid(stylized), self.global_step)
         if self.yardstick is not None:
             report = measure(lambda photos, weights: stylized[weights[0].argmax()], self.yardstick,
                              self.grid_contents, self.style_names)
-            for metric in METRICS:
-                writer.add_scalar(f"quality/{metric}", report["overall"][metric], self.global_step)
+            self.quality = {metric: report["overall"][metric] for metric in METRICS}
+            for metric, value in self.quality.items():
+                writer.add_scalar(f"quality/{metric}", value, self.global_step)
 
     def configure_optimizers(self):
         norms = [m for m in self.network.modules() if isinstance(m, ConditionalInstanceNorm2d)]
@@ -123,11 +134,13 @@ class StyleTransferModule(L.LightningModule):
             {"params": shared, "lr": self.lr, "name": "shared"},
             {"params": tables, "lr": self.cin_lr, "name": "cin"},  # each style's rows learn from its own examples
         ])
-        total = self.trainer.max_steps if self.trainer.max_steps > 0 else 0
-        factor = partial(warmup_cosine, total_steps=total, warmup_steps=self.warmup_steps,
-                         final_fraction=self.final_lr_fraction if total else 1.0)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def lr_factor(self, step: int) -> float:
+        total = self.trainer.max_steps if self.trainer.max_steps > 0 else 0
+        return warmup_cosine(step, total_steps=total, warmup_steps=self.warmup_steps,
+                             final_fraction=self.final_lr_fraction if total else 1.0)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The VGGs of the loss and the yardstick and their Gram targets are rebuilt from config and data.
@@ -139,3 +152,12 @@ class StyleTransferModule(L.LightningModule):
         if saved != self.style_names:
             raise ValueError(f"checkpoint styles {saved} differ from this run's styles {self.style_names}")
         checkpoint["state_dict"].update({k: v for k, v in self.state_dict().items() if not k.startswith("network.")})
+        # The rates and schedule of this run's config, not the saved ones: a resumed run may lower optim.lr.
+        # (The schedule's shape is this run's already: LambdaLR does not save its function.)
+        base = {"shared": self.lr, "cin": self.cin_lr}
+        factor = self.lr_factor(checkpoint["global_step"])
+        for group in checkpoint["optimizer_states"][0]["param_groups"]:
+            group["initial_lr"], group["lr"] = base[group["name"]], base[group["name"]] * factor
+        schedule = checkpoint["lr_schedulers"][0]
+        schedule["base_lrs"] = [base[g["name"]] for g in checkpoint["optimizer_states"][0]["param_groups"]]
+        schedule["_last_lr"] = [base * factor for base in schedule["base_lrs"]]

@@ -6,7 +6,6 @@ entry point can print it and exit with code 2 before anything is written.
 """
 
 import io
-import json
 import math
 import os
 import sys
@@ -24,7 +23,9 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
+from nst_ff import jsonfile
 from nst_ff.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
+from nst_ff.tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, tiled_forward
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # An --output ending like this names a file (refused unless PNG or JPEG); anything else is a folder.
@@ -104,7 +105,7 @@ def parse_mix(text: str, style_names: list[str]) -> StyleChoice:
     weighted = [":" in item for item in items]
     if any(weighted) and not all(weighted):
         raise UsageError(f"--style-mix {text!r}: give a weight to every style (a:0.7,b:0.3) or to none (a,b)")
-    weights = torch.zeros(len(style_names), dtype=torch.float64)
+    pairs = []
     for item in items:
         name, _, weight_text = item.rpartition(":") if ":" in item else (item, "", "1")
         try:
@@ -113,9 +114,13 @@ def parse_mix(text: str, style_names: list[str]) -> StyleChoice:
             raise UsageError(f"--style-mix {text!r}: weight {weight_text!r} of {name!r} is not a number") from None
         if not math.isfinite(weight) or weight < 0:
             raise UsageError(f"--style-mix {text!r}: weights must be finite and non-negative, got {weight_text}")
-        weights[resolve_style(name, style_names)] += weight
-    if weights.sum() <= 0:
+        pairs.append((resolve_style(name, style_names), weight))
+    largest = max(weight for _, weight in pairs)
+    if largest <= 0:
         raise UsageError(f"--style-mix {text!r}: the weights sum to zero")
+    weights = torch.zeros(len(style_names), dtype=torch.float64)
+    for index, weight in pairs:  # scaled by the largest first: weights near the float limit cannot sum to inf
+        weights[index] += weight / largest
     return mix_choice((weights / weights.sum()).float(), style_names)
 
 
@@ -188,8 +193,18 @@ def as_list(batch: list) -> list:
     return batch
 
 
-def stylize(network, photos: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
-    """Photos [B, 3, H, W] in every style row of `style_weights` [S, N] in one pass -> [B, S, 3, H, W]."""
+class NonFiniteOutputError(ValueError):
+    """The network painted NaN or infinity: its weights are broken (a diverged training run)."""
+
+
+def stylize(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: int | None = None) -> torch.Tensor:
+    """Photos [B, 3, H, W] in every style row of `style_weights` [S, N] -> [B, S, 3, H, W]: in one pass, or
+    with `tile`, one image at a time in tiles of that many pixels (bounded memory, same result)."""
+    if tile:
+        return torch.stack([
+            torch.cat([tiled_forward(network, photo[None], row[None], tile) for row in style_weights])
+            for photo in photos
+        ])
     num_photos, num_rows = photos.shape[0], style_weights.shape[0]
     batch = photos.repeat_interleave(num_rows, dim=0)  # [B*S, 3, H, W], photo-major
     rows = style_weights.repeat(num_photos, 1)  # [B*S, N]
@@ -261,15 +276,19 @@ def save_image(image: torch.Tensor, destination: Path | str) -> None:
         return
     path = Path(destination)
     fmt = check_output_suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(handle, "wb") as f:
             to_pil(image).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes files private; an image should get the usual mode
         os.replace(tmp, path)
+    except OSError as error:  # a full disk mid-run: name the user's file, not the temporary one
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 @dataclass
@@ -283,8 +302,9 @@ class Photo:
     sheet: Path | None = None
 
 
-def list_inputs(text: str) -> list[Photo]:
-    """The photos of `--input`: a file, a folder (recursively) or '-' for stdin; destinations still empty."""
+def list_inputs(text: str, output: str | None = None) -> list[Photo]:
+    """The photos of `--input`: a file, a folder (recursively) or '-' for stdin; destinations still empty.
+    Images under the output folder are left out, so outputs written inside the input are never re-read."""
     if text == STDIO:
         return [Photo(sys.stdin.buffer.read(), "stdin", "<stdin>", [])]
     path = Path(text)
@@ -293,6 +313,11 @@ def list_inputs(text: str) -> list[Photo]:
     if not path.is_dir():
         raise UsageError(f"input not found: {path}")
     paths = list_images(path)
+    if output not in (None, STDIO) and Path(output).is_dir():
+        outputs = Path(output).resolve()
+        if outputs == path.resolve():
+            raise UsageError(f"--output {output} is the input folder: its images would be read as photos next time")
+        paths = [p for p in paths if not p.resolve().is_relative_to(outputs)]
     if not paths:
         raise UsageError(f"no images in folder {path} (looked for {' '.join(IMAGE_EXTENSIONS)})")
     stems = [p.relative_to(path).with_suffix("").as_posix() for p in paths]
@@ -320,11 +345,27 @@ def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, f
         for photo in photos:
             photo.destinations = [folder / f"{photo.name}_{choice.slug}{ext}" for choice in choices]
             photo.sheet = folder / f"{photo.name}_{sheet_suffix}{ext}" if sheet_suffix else None
+    files = [path for photo in photos for path in photo.destinations + [photo.sheet] if path not in (None, STDIO)]
     if not overwrite:
-        for photo in photos:
-            for path in photo.destinations + [photo.sheet]:
-                if path not in (None, STDIO) and path.exists():
-                    raise UsageError(f"{path} exists; add --overwrite to replace it")
+        for path in files:
+            if path.exists():
+                raise UsageError(f"{path} exists; add --overwrite to replace it")
+    for folder in dict.fromkeys(path.parent for path in files):
+        check_writable(folder)
+
+
+def check_writable(folder: Path) -> None:
+    """Refuses a folder that cannot be written (or created) before any work is done."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"cannot write to {folder}: {existing} is not a folder")
+    try:  # permissions, a read-only file system...: trying is the only test that holds for every user
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
 
 
 class Stylizer:
@@ -334,7 +375,7 @@ class Stylizer:
     def __init__(self, network, style_names: list[str], choices: list[StyleChoice], device: torch.device,
                  dtype: torch.dtype, strength: float = 1.0, keep_color: bool = False,
                  sheet_columns: int = SHEET_COLUMNS, dump=None, json_records: bool = False, log=sys.stdout,
-                 compile: bool = False):
+                 compile: bool = False, tile: int | None = None):
         self.style_names, self.choices, self.device, self.dtype = style_names, choices, device, dtype
         self.strength, self.keep_color, self.sheet_columns = strength, keep_color, sheet_columns
         self.json_records, self.log = json_records, log
@@ -345,6 +386,12 @@ class Stylizer:
             self.network.compile(dynamic=False)
         self.style_weights = torch.stack([choice.weights for choice in choices]).to(device)  # [S, N]
         self.dump = dump  # an ActivationDump, or None
+        self.tile = tile  # None: tiles of DEFAULT_TILE above AUTO_TILE_PIXELS; 0: never tile
+
+    def tile_for(self, height: int, width: int) -> int | None:
+        if self.tile is not None or self.dump:  # activation dumps record whole layers: never tiled
+            return self.tile or None
+        return DEFAULT_TILE if height * width > AUTO_TILE_PIXELS else None
 
     @torch.inference_mode()
     def run(self, photos: list[Photo], batches) -> tuple[int, list[str]]:
@@ -381,7 +428,11 @@ class Stylizer:
         originals = torch.stack([image for _, image in group]).to(self.device)  # [B, 3, H, W] fp32
         network_input = originals.to(self.dtype).contiguous(memory_format=self.memory_format)
         with self.dump.recording() if self.dump else nullcontext({}) as activations:
-            images = stylize(self.network, network_input, self.style_weights).float()  # [B, S, 3, H, W]
+            tile = self.tile_for(*network_input.shape[-2:])
+            images = stylize(self.network, network_input, self.style_weights, tile).float()  # [B, S, 3, H, W]
+        if not torch.isfinite(images).all():
+            raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are "
+                                       "broken, as after a diverged training run; retrain or use an earlier checkpoint")
         if self.keep_color:
             images = preserve_color(images, originals[:, None])
         images = blend(images, originals[:, None], self.strength).cpu()  # .cpu() waits for a GPU to finish
@@ -418,6 +469,6 @@ class Stylizer:
 
     def report(self, record: dict, line: str, stream) -> None:
         if self.json_records:
-            print(json.dumps(record), file=self.log, flush=True)
+            print(jsonfile.dumps(record), file=self.log, flush=True)
         else:
             print(line, file=stream, flush=True)

@@ -11,16 +11,20 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
+from nst_ff.callbacks import EndOfRunCheckpoint, GracefulStop, WeightGuard
 from nst_ff.checkpoint import atomic_save
 from nst_ff.data import load_styles
 from nst_ff.module import StyleTransferModule
 from nst_ff.quality import PAINTING_SIZE, Yardstick
+from nst_ff.settings import check_resume, check_settings, prepare_run_dir, resume_path
 
 log = logging.getLogger(__name__)
 # The loss network is frozen and meant to stay in eval mode; Lightning warns about it at every start.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode", module="lightning")
 # Lightning's own use of a torch API it has yet to update: nothing the user can act on.
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# nst_ff.settings already refuses a fresh model over a run's checkpoints; a resumed run writes there by design.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
 def _not_a_tip(record: logging.LogRecord) -> bool:
@@ -40,12 +44,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def train(cfg: DictConfig) -> Path:
     """Fit a network as `cfg` says; returns the path of the last checkpoint."""
+    check_settings(cfg)
+    ckpt_path = resume_path(cfg)
+    prepare_run_dir(cfg, resuming=ckpt_path is not None)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare()  # bad folders and style images fail here, before any training
     log.info("%d content images, %d styles: %s", len(datamodule.content_paths),
              len(datamodule.style_names), ", ".join(datamodule.style_names))
     network = hydra.utils.instantiate(cfg.model, num_styles=len(datamodule.style_names))
+    if ckpt_path:
+        check_resume(ckpt_path, network.constructor_args(), datamodule.style_names)
+        log.info("resuming from %s", ckpt_path)
     loss = hydra.utils.instantiate(cfg.loss)
     paintings = datamodule.style_images
     if datamodule.style_size != PAINTING_SIZE:
@@ -79,9 +89,28 @@ def train(cfg: DictConfig) -> Path:
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=logger,
-        callbacks=[checkpoints, LearningRateMonitor(logging_interval="step")],
+        # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
+        callbacks=[WeightGuard(cfg.checkpoint.dir), GracefulStop(), EndOfRunCheckpoint(cfg.checkpoint.dir),
+                   checkpoints, LearningRateMonitor(logging_interval="step")],
         plugins=[AtomicCheckpointIO()],
     )
-    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if trainer.is_global_zero:
+        log_hparams(logger, cfg, module.final_metrics(trainer), trainer.global_step)
     return Path(cfg.checkpoint.dir) / "last.ckpt"
+
+
+def log_hparams(logger: TensorBoardLogger, cfg: DictConfig, metrics: dict[str, float], step: int) -> None:
+    """The run's settings in TensorBoard's HPARAMS view, with its final losses and quality as the metrics."""
+    flat = {}
+
+    def walk(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            elif not key.startswith("_"):
+                flat[prefix + key] = value if isinstance(value, int | float | str | bool) else str(value)
+
+    walk(OmegaConf.to_container(cfg, resolve=True))
+    logger.experiment.add_hparams(flat, metrics, run_name=".", global_step=step)

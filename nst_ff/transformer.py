@@ -92,11 +92,7 @@ class StyleTransferNetwork(nn.Module):
             )
         style_weights = style_weights.to(self.contract[0].norm.gamma.dtype)
         height, width = images.shape[-2:]
-        # Two stride-2 convs then two x2 upsamplings: pad to a multiple of 4 so the output can be
-        # cropped back to exactly the input size, and to at least 8 px so every reflection pad has
-        # room (2 px left after the downsamplings). Replicate padding works on any size, even 1 px.
-        pad_h, pad_w = max(8, height + -height % 4) - height, max(8, width + -width % 4) - width
-        x = F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
+        x = pad_for_network(images)
         for layer in self.contract:
             x = layer(x, style_weights)  # [B, c3, H/4, W/4] after the last one
         for block in self.residual:
@@ -104,6 +100,15 @@ class StyleTransferNetwork(nn.Module):
         for layer in self.expand:
             x = layer(x, style_weights)  # [B, 3, H, W] after the last one
         return x[..., :height, :width]
+
+
+def pad_for_network(images: torch.Tensor) -> torch.Tensor:
+    """Two stride-2 convs then two x2 upsamplings: pad to a multiple of 4 so the output can be cropped back to
+    exactly the input size, and to at least 8 px so every reflection pad has room (2 px left after the
+    downsamplings). Replicate padding works on any size, even 1 px."""
+    height, width = images.shape[-2:]
+    pad_h, pad_w = max(8, height + -height % 4) - height, max(8, width + -width % 4) - width
+    return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
 
 
 def one_hot(style_index: torch.Tensor, num_styles: int) -> torch.Tensor:

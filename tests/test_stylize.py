@@ -362,6 +362,10 @@ BAD_ARGUMENTS = {
                          "invalid choice: 'middle_8' (choose from"),
     "unknown vgg layer": (["--style", "alpha", "--activations", "{tmp}/out/runs", "--vgg-activations",
                            "--vgg-weights", "random", "--vgg-layers", "relu9_9"], "unknown vgg16 layer(s) relu9_9"),
+    "tile too small": (["--style", "alpha", "--tile", "8"], "--tile 8: tiles must be at least 16 pixels"),
+    "tile with activations": (["--style", "alpha", "--tile", "64", "--activations", "{tmp}/out/runs"],
+                              "cannot run in --tile mode"),
+    "output under a file": (["--style", "alpha", "--output", "{photo}/out.png"], "is not a folder"),
     "one file for many": (["--all-styles", "--output", "{tmp}/out/one.png"], "takes one image but this run writes 4"),
     "unknown format": (["--style", "alpha", "--output", "{tmp}/out/one.gif"], "cannot write this image format"),
 }
@@ -371,7 +375,7 @@ BAD_ARGUMENTS = {
 def test_bad_arguments(case, network_file, photo, tmp_path, capsys):
     ckpt, _ = network_file
     argv, message = BAD_ARGUMENTS[case]
-    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    argv = [arg.replace("{tmp}", str(tmp_path)).replace("{photo}", str(photo)) for arg in argv]
     defaults = [] if "--output" in argv else ["--output", tmp_path / "out"]
     assert run("--ckpt", ckpt, "--input", photo, *argv, *defaults) == 2
     assert_one_line_error(capsys, message)
@@ -430,3 +434,53 @@ def test_nothing_to_do(network_file, capsys):
     ckpt, _ = network_file
     assert run("--ckpt", ckpt) == 2
     assert_one_line_error(capsys, "nothing to do")
+
+
+def test_tiled_equals_untiled_at_a_size_that_needs_several_tiles(network_file, tmp_path):
+    ckpt, network = network_file
+    photo = make_image(tmp_path / "wide.png", size=(150, 97), seed=5)  # odd sizes: padding and borders
+    mix = ["--style-mix", "alpha:0.6,gamma:0.4"]
+    assert run("--ckpt", ckpt, "--input", photo, *mix, "--tile", "0", "--output", tmp_path / "whole.png") == 0
+    assert run("--ckpt", ckpt, "--input", photo, *mix, "--tile", "32", "--output", tmp_path / "tiled.png") == 0
+    difference = np.abs(pixels(tmp_path / "whole.png") - pixels(tmp_path / "tiled.png"))
+    assert difference.max() <= 2  # within 2/255: no seams, the same colours
+
+
+def test_huge_mix_weights_are_normalised_without_overflow(network_file, photo, tmp_path):
+    ckpt, network = network_file
+    assert run("--ckpt", ckpt, "--input", photo, "--style-mix", "alpha:1e308,beta:1e308,alpha:1e308",
+               "--output", tmp_path / "out") == 0
+    (written,) = (tmp_path / "out").iterdir()
+    assert written.name == "photo_alpha@0.667+beta@0.333.png"
+    expected = expected_pixels(network, photo, torch.tensor([2 / 3, 1 / 3, 0]))
+    assert np.abs(pixels(written) - expected).max() <= 1
+
+
+def test_outputs_inside_the_input_folder_are_never_read_as_photos(network_file, tmp_path):
+    ckpt, _ = network_file
+    make_image(tmp_path / "photos" / "street.png")
+    argv = ["--ckpt", ckpt, "--input", tmp_path / "photos", "--style", "beta", "--output", tmp_path / "photos" / "out"]
+    assert run(*argv) == 0
+    assert run(*argv, "--overwrite") == 0  # a second run stylizes street.png again, not out/street_beta.png
+    assert sorted(p.name for p in (tmp_path / "photos" / "out").iterdir()) == ["street_beta.png"]
+
+
+def test_an_output_folder_that_cannot_be_written_stops_before_any_work(network_file, photo, tmp_path, capsys):
+    ckpt, _ = network_file
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    assert run("--ckpt", ckpt, "--input", photo, "--style", "alpha", "--output", blocker / "out") == 2
+    out, err = capsys.readouterr()
+    assert err == f"stylize.py: error: cannot write to {blocker / 'out'}: {blocker} is not a folder\n"
+    assert out == ""  # no success line before the error
+
+
+def test_a_network_with_broken_weights_is_refused(tmp_path, photo, capsys):
+    network = styled_network()
+    with torch.no_grad():
+        network.expand[0].conv.weight[0, 0, 0, 0] = float("nan")
+    export(tmp_path / "nan.pt", network, STYLES)
+    assert run("--ckpt", tmp_path / "nan.pt", "--input", photo, "--style", "alpha", "--output", tmp_path / "o") == 2
+    assert_one_line_error(capsys, "broken weights, as after a diverged training run "
+                                  "(expand.0.conv.weight is not finite)")
+    assert not (tmp_path / "o").exists()

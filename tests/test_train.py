@@ -6,17 +6,98 @@ import time
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from conftest import ROOT, run_train, train_overrides
-from nst_ff.checkpoint import load_network
+from nst_ff.checkpoint import load_network, weights_problem
+from nst_ff.loss import PerceptualLoss
+from nst_ff.module import NonFiniteLossError
 from nst_ff.optimize import loss_config
+from nst_ff.training import train
 
 
 def read_events(logdir):
     events = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     return events
+
+
+def train_in_process(overrides: list[str]):
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return train(compose("train", overrides=overrides))
+
+
+def step_of(path) -> int:
+    return torch.load(path, weights_only=True)["global_step"]
+
+
+def test_the_end_of_a_run_is_saved_between_periodic_checkpoints(tmp_path, image_dirs):
+    content, styles = image_dirs
+    overrides = train_overrides(tmp_path, content, styles, steps=7) + ["checkpoint.every_n_steps=5"]
+    last = train_in_process(overrides)
+    assert step_of(last) == 7
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step=5.ckpt"]
+
+
+def start_train(tmp_path, overrides) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={tmp_path / 'hydra'}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continues(tmp_path, image_dirs, signum):
+    content, styles = image_dirs
+    overrides = train_overrides(tmp_path, content, styles, steps=10_000) + ["checkpoint.every_n_steps=3"]
+    process = start_train(tmp_path, overrides)
+    try:
+        deadline = time.time() + 180
+        while not (tmp_path / "ckpt" / "step=3.ckpt").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # a step or two past the periodic checkpoint
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert "Traceback" not in err, err[-3000:]
+    last = tmp_path / "ckpt" / "last.ckpt"
+    logged = read_events(tmp_path / "runs" / "test").Scalars("loss/total")  # one per completed step, from step 0
+    assert step_of(last) == len(logged) >= 3
+    assert not list((tmp_path / "ckpt").glob(".*.tmp*"))
+    # a requeued job runs the same command with ckpt_path=last and continues where it stopped
+    stopped = step_of(last)
+    result = run_train(train_overrides(tmp_path, content, styles, steps=stopped + 2) + ["ckpt_path=last"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert step_of(last) == stopped + 2
+
+
+def test_running_a_named_run_again_leaves_it_untouched(tmp_path, image_dirs):
+    content, styles = image_dirs
+    train_in_process(train_overrides(tmp_path, content, styles, steps=2))
+    before = {p: p.read_bytes() for p in [*(tmp_path / "ckpt").iterdir(), *(tmp_path / "runs" / "test").iterdir()]
+              if p.is_file()}
+    result = run_train(train_overrides(tmp_path, content, styles, steps=2), tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("train.py: error: run test already has checkpoints in ")
+    after = {p: p.read_bytes() for p in [*(tmp_path / "ckpt").iterdir(), *(tmp_path / "runs" / "test").iterdir()]
+             if p.is_file()}
+    assert after == before
+
+
+def test_a_resumed_run_trains_at_the_learning_rate_of_its_command(tmp_path, image_dirs):
+    content, styles = image_dirs
+    constant = ["optim.warmup_steps=0", "optim.final_lr_fraction=1", "optim.cin_lr=null"]
+    last = train_in_process(train_overrides(tmp_path, content, styles, steps=2) + constant + ["optim.lr=1e-3"])
+    train_in_process(train_overrides(tmp_path, content, styles, steps=4) + constant +
+                     ["optim.lr=1e-4", f"ckpt_path={last}"])
+    groups = torch.load(last, weights_only=True)["optimizer_states"][0]["param_groups"]
+    assert [group["lr"] for group in groups] == pytest.approx([1e-4, 1e-4])
+    rates = {e.step: e.value for e in read_events(tmp_path / "runs" / "test").Scalars("lr-Adam/shared")}
+    assert rates[1] == pytest.approx(1e-3) and rates[2] == pytest.approx(1e-4) and rates[3] == pytest.approx(1e-4)
 
 
 def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_dirs):
@@ -42,13 +123,23 @@ def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_d
                                                                          ["1_2", "2_2", "3_3", "4_3"])]:
         assert tag in scalars, tag
     assert [e.step for e in events.Scalars("loss/total")] == [0, 1, 2]
-    for metric in ["identified", "style_gain", "content"]:  # the yardstick, with each style grid (steps 1 and 2)
-        assert [e.step for e in events.Scalars(f"quality/{metric}")] == [1, 2], metric
+    # the yardstick, with each style grid: steps 1 and 2 (image_every_n_steps=2), and the final step
+    for metric in ["identified", "style_gain", "content"]:
+        assert [e.step for e in events.Scalars(f"quality/{metric}")] == [1, 2, 3], metric
     assert all(0 <= e.value <= 1 for e in events.Scalars("quality/identified"))
     (grid, *_) = events.Images("style_grid")
     # header row + 2 photos, each followed by 3 styles: 3 rows x 4 columns of 32 px cells with 2 px padding
     assert (grid.width, grid.height) == (4 * 34 + 2, 3 * 34 + 2)
     assert (tmp_path / "runs" / "test" / "hparams.yaml").read_text().count("content_dir") == 1
+    # TensorBoard's HPARAMS view: the configuration, with the final loss and quality as its metrics
+    hparams = read_events(tmp_path / "runs" / "test").PluginTagToContent("hparams")
+    session = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
+    assert session.hparams["data.batch_size"].number_value == 2
+    assert session.hparams["loss.style_layers.relu1_2"].number_value == 1.0
+    experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
+    assert {m.name.tag for m in experiment.metric_infos} == {"final/loss", "final/identified", "final/style_gain",
+                                                             "final/content"}
+    assert [e.step for e in events.Scalars("final/loss")] == [3]
 
     overrides = train_overrides(tmp_path, content, styles, steps=5) + [f"ckpt_path={last}"]
     result = run_train(overrides, tmp_path)
@@ -82,15 +173,32 @@ def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(tmp_path, image_d
     assert torch.load(last, weights_only=True)["global_step"] == step + 1
 
 
-def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, image_dirs):
+def test_diverging_weights_stop_training_and_no_checkpoint_holds_them(tmp_path, image_dirs):
     content, styles = image_dirs
-    # An absurd learning rate blows the weights up within a few steps.
+    # An absurd learning rate: the loss is still finite at step 1, the weights are already ~1e30.
     result = run_train(train_overrides(tmp_path, content, styles, steps=50) + ["optim.lr=1e30"], tmp_path)
-    assert result.returncode == 2
-    assert "non-finite loss at step" in result.stderr and "Traceback" not in result.stderr
-    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
-    assert checkpoint["global_step"] < 50
-    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "train.py: error: the weights diverged at step 1 (" in result.stderr
+    assert "no checkpoint of them was written" in result.stderr
+    for path in (tmp_path / "ckpt").glob("*.ckpt"):
+        assert weights_problem(torch.load(path, weights_only=True)["state_dict"]) is None, path
+
+
+def test_a_non_finite_loss_stops_training_and_saves_the_last_completed_step(tmp_path, image_dirs, monkeypatch):
+    content, styles = image_dirs
+    calls = []
+
+    def loss_turning_nan(self, *args, **kwargs):
+        terms = original(self, *args, **kwargs)
+        calls.append(1)
+        return {name: value * float("nan") for name, value in terms.items()} if len(calls) == 4 else terms
+
+    original = PerceptualLoss.forward
+    monkeypatch.setattr(PerceptualLoss, "forward", loss_turning_nan)
+    overrides = train_overrides(tmp_path, content, styles, steps=10) + ["checkpoint.every_n_steps=100"]
+    with pytest.raises(NonFiniteLossError, match="non-finite loss at step 3"):
+        train_in_process(overrides)
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 3
 
 
 @pytest.mark.parametrize("bad", ["content", "styles"])
