@@ -3,6 +3,7 @@
 import sys
 
 import hydra
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from nst_ff.callbacks import DivergedError
@@ -21,6 +22,9 @@ def main(cfg: DictConfig) -> None:
     except (DataError, VGGWeightsError, NonFiniteLossError, DivergedError, RecipeError, SettingsError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except SIGTERMException:  # Lightning's, raised after the step in progress; last.ckpt is saved by then
+        print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
+        sys.exit(128 + 15)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,9 @@ def train(cfg: DictConfig) -> Path:
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if trainer.is_global_zero:
         log_hparams(logger, cfg, module.final_metrics(trainer), trainer.global_step)
+    if trainer.global_step < cfg.trainer.max_steps:
+        log.info("stopped at step %d of %d; resume with run_name=%s ckpt_path=last", trainer.global_step,
+                 cfg.trainer.max_steps, cfg.run_name)
     return Path(cfg.checkpoint.dir) / "last.ckpt"
 
 

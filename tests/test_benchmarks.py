@@ -9,6 +9,7 @@ from conftest import ROOT, make_image
 from nst_ff.transformer import StyleTransferNetwork
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_large  # noqa: E402
 import bench_stylize  # noqa: E402
 import bench_train  # noqa: E402
 
@@ -51,3 +52,10 @@ def test_bench_train_quick(tmp_path, capsys):
     assert result["steps_per_s"] > 0 and result["images_per_s"] == approx(2 * result["steps_per_s"])
     assert result["peak_memory_mb"] > 0 and result["content_images"] == 3 and result["styles"] == 2
     assert "steps/s" in capsys.readouterr().out
+
+
+def test_bench_large_runs_stylize_in_tiles(tmp_path, capsys):
+    assert bench_large.main(["--sizes", "72", "--tile", "32", "--json", str(tmp_path / "large.json")]) == 0
+    (row,) = json.loads((tmp_path / "large.json").read_text())["results"]
+    assert row["size"] == 72 and row["tile"] == "32" and row["peak_memory_mb"] > 0 and row["seconds"] > 0
+    assert "peak MB" in capsys.readouterr().out

@@ -45,7 +45,7 @@ def start_train(tmp_path, overrides) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={tmp_path / 'hydra'}"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 
@@ -60,10 +60,12 @@ def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continue
             time.sleep(0.05)
         time.sleep(1.0)  # a step or two past the periodic checkpoint
         process.send_signal(signum)
-        _, err = process.communicate(timeout=120)
+        err, _ = process.communicate(timeout=120)  # stdout and stderr together
     finally:
         process.kill()
     assert "Traceback" not in err, err[-3000:]
+    assert process.returncode == (0 if signum == signal.SIGINT else 143)
+    assert "resume with run_name=test ckpt_path=last" in err
     last = tmp_path / "ckpt" / "last.ckpt"
     logged = read_events(tmp_path / "runs" / "test").Scalars("loss/total")  # one per completed step, from step 0
     assert step_of(last) == len(logged) >= 3
