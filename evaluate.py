@@ -12,7 +12,7 @@ import torch
 
 from nst_ff import jsonfile
 from nst_ff.checkpoint import CheckpointError, load_checkpoint
-from nst_ff.cli import non_negative, non_negative_int, positive_int
+from nst_ff.cli import Parser, UsageError, check_writable, fail, non_negative, non_negative_int, positive_int
 from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.images import ImageReadError, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
@@ -22,19 +22,18 @@ from nst_ff.vgg import VGGWeightsError
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="training checkpoint or exported network")
     parser.add_argument("--content-dir", required=True, help="photos (searched recursively, sorted)")
     parser.add_argument("--style-dir", required=True, help="the paintings, named by style (file stem)")
     parser.add_argument("--styles", help="comma-separated subset of the checkpoint's styles (default: all)")
     parser.add_argument("--size", type=positive_int, default=256, help="photos resized and centre-cropped (256)")
     parser.add_argument("--style-size", type=positive_int, help="shorter side of the paintings "
-                        "(default: training's, conf/data/folders.yaml)")
+                        "(default: the checkpoint's training value, else conf/data/folders.yaml)")
     parser.add_argument("--limit", type=positive_int, default=4, help="photos to use (default 4)")
     parser.add_argument("--opt-steps", type=non_negative_int, default=200,
                         help="optimiser steps per photo (200); 0: the quality report alone")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
-    # The checkpoint does not record its loss weights: pass the training run's when they differ from the YAML.
     parser.add_argument("--content-weight", type=non_negative,
                         help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
     parser.add_argument("--style-weight", type=non_negative,
@@ -49,8 +48,14 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported in one line
+        return int(exit.code or 0)
+    json_path = Path(args.json or Path(args.log) / "evaluation.json")
+    try:
+        check_writable(json_path.parent)
+        check_writable(args.log)
         network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
         if args.styles:
             wanted = [name.strip() for name in args.styles.split(",") if name.strip()]
@@ -67,7 +72,7 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         if not found:
             raise ValueError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
-        style_size = args.style_size or default_style_size()
+        style_size = args.style_size or description.get("style_size") or default_style_size()
         originals = {name: read_image(path) for name, path in found.items()}
         paintings = {name: resize_shorter(image, style_size) for name, image in originals.items()}
         if not Path(args.content_dir).is_dir():
@@ -78,7 +83,7 @@ def main(argv=None) -> int:
         if not photos:
             raise ValueError(f"content folder {args.content_dir}: no usable images")
         # The loss the network was trained with, where its checkpoint records it; then the options.
-        trained = {key: value for key, value in description.get("loss", {}).items() if key != "vgg_arch"}
+        trained = description.get("loss", {})
         options = {"content_weight": args.content_weight, "style_weight": args.style_weight,
                    "tv_weight": args.tv_weight}
         config = loss_config(**{**trained, **{k: v for k, v in options.items() if v is not None}},
@@ -86,9 +91,8 @@ def main(argv=None) -> int:
         loss = PerceptualLoss(**config).to(args.device) if args.opt_steps else None
         yardstick = Yardstick([resize_shorter(image, PAINTING_SIZE) for image in originals.values()],
                               config["vgg"]["weights"]).to(args.device)
-    except (CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        return 2
+    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
+        return fail("evaluate.py", error)
 
     network.to(args.device)
     quality = measure(network, yardstick, torch.stack(list(photos.values())), list(paintings), style_names)
@@ -100,9 +104,11 @@ def main(argv=None) -> int:
         report.update(compare_with_optimum(args, network, style_names, paintings, photos, loss))
         report.update(loss=config, style_size=style_size)
         rows = report.pop("rows")
-    json_path = Path(args.json or Path(args.log) / "evaluation.json")
-    jsonfile.write(json_path, report)
-    write_tensorboard(args.log, report, rows)
+    try:
+        jsonfile.write(json_path, report)
+        write_tensorboard(args.log, report, rows)
+    except OSError as error:  # a disk that filled up meanwhile
+        return fail("evaluate.py", error)
     print(f"wrote {json_path} and TensorBoard to {args.log}", file=sys.stderr)
     return 0
 

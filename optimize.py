@@ -3,13 +3,15 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.cli import layer_list, layer_weights, non_negative, positive_int
-from nst_ff.images import ImageReadError, read_image, resize_shorter
+from nst_ff.checkpoint import CheckpointError, load_checkpoint
+from nst_ff.cli import Parser, UsageError, check_writable, fail, layer_list, layer_weights, non_negative, positive_int
+from nst_ff.images import ImageReadError, image_format, read_image, resize_shorter, save_gif, save_image
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import (
     INITS,
@@ -18,15 +20,12 @@ from nst_ff.optimize import (
     initial_image,
     loss_config,
     optimize_image,
-    save_gif,
-    save_image,
-    saving_format,
 )
 from nst_ff.vgg import VGGWeightsError
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="optimize.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="content photo")
     parser.add_argument("--style-image", required=True, help="painting whose style to transfer (any image)")
     parser.add_argument("--output", required=True, help="stylized image to write (.png, .jpg, ...)")
@@ -38,6 +37,8 @@ def parse_args(argv):
     parser.add_argument("--size", type=positive_int, default=256, help="shorter side of the photo (default 256)")
     parser.add_argument("--style-size", type=positive_int, help="shorter side of the style image "
                         "(default: training's, conf/data/folders.yaml)")
+    parser.add_argument("--ckpt", help="optimise the loss this checkpoint was trained with (and its style size); "
+                        "the options below still override it")
     parser.add_argument("--content-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
     parser.add_argument("--style-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
     parser.add_argument("--tv-weight", type=non_negative, help="default: conf/loss/perceptual.yaml")
@@ -56,20 +57,30 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
-        output_format = saving_format(args.output)
-        if args.gif and saving_format(args.gif) != "GIF":
-            raise ValueError(f"--gif {args.gif}: the animation must be a .gif file")
+        args = parse_args(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported in one line
+        return int(exit.code or 0)
+    try:
+        image_format(args.output)
+        if args.gif and image_format(args.gif) != "GIF":
+            raise UsageError(f"--gif {args.gif}: the animation must be a .gif file")
+        for path in filter(None, [args.output, args.gif]):
+            check_writable(Path(path).parent)
+        if args.log:
+            check_writable(args.log)
+        trained = load_checkpoint(args.ckpt)[2] if args.ckpt else {}
         content = resize_shorter(read_image(args.input), args.size)[None].to(args.device)  # [1, 3, H, W]
-        style = resize_shorter(read_image(args.style_image), args.style_size or default_style_size())
-        loss = PerceptualLoss(**loss_config(
-            content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-            content_layers=args.content_layers, style_layers=args.style_layers, vgg_weights=args.vgg_weights,
-        )).to(args.device)
-    except (ImageReadError, VGGWeightsError, ValueError, RuntimeError) as error:
-        print(f"optimize.py: error: {error}", file=sys.stderr)
-        return 2
+        style_size = args.style_size or trained.get("style_size") or default_style_size()
+        style = resize_shorter(read_image(args.style_image), style_size)
+        options = {"content_weight": args.content_weight, "style_weight": args.style_weight,
+                   "tv_weight": args.tv_weight, "content_layers": args.content_layers,
+                   "style_layers": args.style_layers, "vgg_weights": args.vgg_weights}
+        loss = PerceptualLoss(**loss_config(**{**trained.get("loss", {}),
+                                               **{k: v for k, v in options.items() if v is not None}}))
+        loss.to(args.device)
+    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError, RuntimeError) as error:
+        return fail("optimize.py", error)
     loss.set_style_targets([style])
     style_weights = torch.ones(1, 1, device=args.device)  # the one style target
     writer = SummaryWriter(args.log) if args.log else None
@@ -90,13 +101,16 @@ def main(argv=None) -> int:
     init = initial_image(args.init, content, style, args.seed)
     image, terms = optimize_image(loss, content, style_weights, init, args.steps, args.optimizer, args.lr, on_step)
     print("final       " + "  ".join(f"{k} {terms[k]:.4f}" for k in ("total", "content", "style", "tv")))
-    save_image(image[0], args.output, output_format)
-    print(f"wrote {args.output}")
-    if args.gif:
-        save_gif(frames, args.gif)
-        print(f"wrote {args.gif}")
     if writer is not None:
         writer.close()
+    try:
+        save_image(image[0], args.output)
+        print(f"wrote {args.output}")
+        if args.gif:
+            save_gif(frames, args.gif)
+            print(f"wrote {args.gif}")
+    except OSError as error:  # a disk that filled up during the optimisation
+        return fail("optimize.py", error)
     return 0
 
 

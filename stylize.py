@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from nst_ff.checkpoint import CheckpointError, export, load_network
+from nst_ff.checkpoint import CheckpointError, export, load_checkpoint, training_record
+from nst_ff.cli import Parser, UsageError, fail
 from nst_ff.images import ImageReadError
 from nst_ff.stylize import (
     SHEET_COLUMNS,
@@ -19,7 +20,6 @@ from nst_ff.stylize import (
     NonFiniteOutputError,
     Photos,
     Stylizer,
-    UsageError,
     all_styles,
     as_list,
     available_styles,
@@ -37,11 +37,6 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")
 # The perceptual loss's style layers (relu3_3 is also its content layer).
 VGG_LOSS_LAYERS = "relu1_2,relu2_2,relu3_3,relu4_3"
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, not the long usage block
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +161,7 @@ def activation_dump(args, network):
 
 
 def run(args) -> int:
-    network, style_names = load_network(args.ckpt)
+    network, style_names, description = load_checkpoint(args.ckpt)
     if args.list_styles:
         for index, name in enumerate(style_names):
             print(f"{index}\t{name}")
@@ -183,7 +178,7 @@ def run(args) -> int:
         if not args.export:
             raise UsageError("nothing to do: give --input and --style (or --style-mix, --all-styles, --interpolate), "
                              "--export, --list-styles or --list-layers")
-        export(args.export, network, style_names)
+        export(args.export, network, style_names, training_record(description))
         return 0
     if not choices:
         raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
@@ -209,7 +204,8 @@ def run(args) -> int:
         dataset = Photos([photo.source for photo in photos], args.size, args.max_size)
         batches = DataLoader(dataset, batch_size=args.batch_size, num_workers=workers, collate_fn=as_list)
     if args.export:
-        export(args.export, network, style_names)  # before the network moves to another device or precision
+        # before the network moves to another device or precision
+        export(args.export, network, style_names, training_record(description))
     if dump and dump.vgg is not None:
         dump.vgg.to(device)
     stylizer = Stylizer(network, style_names, choices, device, PRECISIONS[args.precision], args.strength,
@@ -222,8 +218,7 @@ def run(args) -> int:
         if dump:
             dump.close()
     if errors:
-        print(f"stylize.py: error: {len(errors)} of {len(errors) + done} photos could not be read", file=sys.stderr)
-        return 2
+        return fail("stylize.py", f"{len(errors)} of {len(errors) + done} photos could not be read")
     return 0
 
 
@@ -235,11 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (UsageError, CheckpointError, ImageReadError, NonFiniteOutputError) as error:
-        print(f"stylize.py: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output folder that cannot be written, a full disk...
-        print(f"stylize.py: error: {error}", file=sys.stderr)
-        return 2
+        return fail("stylize.py", error)
+    except OSError as error:  # a full disk mid-run...
+        return fail("stylize.py", error)
 
 
 if __name__ == "__main__":

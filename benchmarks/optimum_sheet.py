@@ -21,9 +21,14 @@ from common import machine  # noqa: E402
 from nst_ff import jsonfile  # noqa: E402
 from nst_ff.cli import positive_int  # noqa: E402
 from nst_ff.evaluate import load_photos  # noqa: E402
-from nst_ff.images import list_images, read_image, resize_shorter  # noqa: E402
+from nst_ff.images import (  # noqa: E402
+    list_images,
+    read_image,
+    resize_shorter,
+    save_image,  # noqa: E402
+)
 from nst_ff.loss import PerceptualLoss  # noqa: E402
-from nst_ff.optimize import default_style_size, loss_config, optimize_image, save_image  # noqa: E402
+from nst_ff.optimize import default_style_size, loss_config, optimize_image  # noqa: E402
 from nst_ff.quality import PAINTING_SIZE, Yardstick, format_quality, measure  # noqa: E402
 
 
@@ -63,7 +68,7 @@ def main(argv=None) -> int:
         TF.center_crop(resize_shorter(image, args.size), [args.size]) for image in originals
     ]
     rows = [image for k, photo in enumerate(photo_batch) for image in [photo, *(o[k] for o in optima)]]
-    save_image(make_grid(header + rows, nrow=len(names) + 1, padding=4, pad_value=1.0), args.output, "PNG")
+    save_image(make_grid(header + rows, nrow=len(names) + 1, padding=4, pad_value=1.0), args.output)
     report = {"command": " ".join(sys.argv), "machine": machine(), "loss": config, "steps": args.steps,
               "size": args.size, "photos": list(photos), "seconds": time.perf_counter() - start, "quality": quality}
     json_path = Path(args.json or Path(args.output).with_suffix(".json"))

@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
-from nst_ff.stylize import to_uint8
+from nst_ff.images import to_uint8
 from nst_ff.transformer import StyleTransferNetwork
 
 CHANNEL_CRITERIA = {

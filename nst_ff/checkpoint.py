@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
+from nst_ff.images import write_atomically
 from nst_ff.transformer import StyleTransferNetwork
 
 NST_FF_KEY = "nst_ff"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the loss recorded as its constructor takes it, and the style size
 
 
 # Trained weights stay small: Adam moves a weight by about its learning rate per step at most, so even
@@ -38,29 +39,33 @@ def weights_problem(state: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
-def describe(network: StyleTransferNetwork, style_names: list[str]) -> dict:
-    return {"format": FORMAT_VERSION, "model": network.constructor_args(), "style_names": list(style_names)}
+def describe(network: StyleTransferNetwork, style_names: list[str], training: dict | None = None) -> dict:
+    """The checkpoint's description: format, network arguments, style names, and what it was trained with
+    (`training`: the loss's constructor arguments under "loss" and the style images' size under "style_size")."""
+    return {"format": FORMAT_VERSION, "model": network.constructor_args(), "style_names": list(style_names),
+            **(training or {})}
+
+
+def training_record(info: dict) -> dict:
+    """The "loss" and "style_size" of a description; checkpoints of format 1 wrote the VGG as "vgg_arch"."""
+    record = {key: info[key] for key in ("loss", "style_size") if key in info}
+    if "loss" in record and "vgg_arch" in record["loss"]:
+        loss = dict(record["loss"])
+        record["loss"] = {"vgg": {"arch": loss.pop("vgg_arch")}, **loss}
+    return record
 
 
 def atomic_save(obj: dict, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file then rename: a kill at any moment leaves the old file or the new."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """torch.save, atomically and synced to disk: a kill at any moment leaves the old file or the new."""
+    write_atomically(path, lambda f: torch.save(obj, f), fsync=True)
 
 
-def export(path: str | os.PathLike, network: StyleTransferNetwork, style_names: list[str]) -> None:
-    """Write an inference file: the network's weights and description, nothing else."""
+def export(path: str | os.PathLike, network: StyleTransferNetwork, style_names: list[str],
+           training: dict | None = None) -> None:
+    """Write an inference file: the network's weights and description (with the loss it was trained with when
+    `training` gives it), nothing else."""
     state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
-    atomic_save({NST_FF_KEY: describe(network, style_names), "state_dict": state}, path)
+    atomic_save({NST_FF_KEY: describe(network, style_names, training), "state_dict": state}, path)
 
 
 def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str]]:
@@ -85,7 +90,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleT
     if problem:
         raise CheckpointError(f"{path}: broken weights, as after a diverged training run ({problem}); "
                               "use an earlier checkpoint")
-    return network.eval(), list(info["style_names"]), info
+    return network.eval(), list(info["style_names"]), {**info, **training_record(info)}
 
 
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -110,4 +115,8 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {first_line}") from None
     if not isinstance(checkpoint, dict) or NST_FF_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not an nst_ff checkpoint (no '{NST_FF_KEY}' description)")
+    version = checkpoint[NST_FF_KEY].get("format", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {version}, newer than this nst_ff reads "
+                              f"({FORMAT_VERSION}): upgrade nst_ff to use it")
     return checkpoint

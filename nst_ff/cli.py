@@ -1,6 +1,39 @@
-"""argparse value types shared by the command-line scripts."""
+"""What the command-line scripts share: a parser whose errors are one line, value types, and the check that
+an output can be written before any work is done. Every user mistake is one line on stderr and exit code 2."""
 
 import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+
+class UsageError(ValueError):
+    """A bad option or input; the message is one line for stderr."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, not the long usage block
+
+
+def fail(prog: str, error: BaseException | str) -> int:
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return 2
+
+
+def check_writable(folder: str | Path) -> None:
+    """Refuses a folder that cannot be written (or created) before any work is done."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"cannot write to {folder}: {existing} is not a folder")
+    try:  # permissions, a read-only file system...: trying is the only test that holds for every user
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
 
 
 def positive_int(text: str) -> int:

@@ -1,7 +1,13 @@
-"""Image reading and writing: every image becomes upright 8-bit RGB; huge images are refused."""
+"""Image reading and writing, and the one atomic file write every writer uses: every image read becomes
+upright RGB; huge images are refused; every file appears whole or not at all."""
 
+import io
 import os
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from PIL import Image, ImageOps
@@ -73,3 +79,71 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
 def resize_shorter(image: torch.Tensor, size: int) -> torch.Tensor:
     """Resize [.., H, W] so its shorter side is `size`, keeping the aspect ratio (antialiased)."""
     return TF.resize(image, [size], antialias=True)
+
+
+UMASK = os.umask(0)
+os.umask(UMASK)  # reading the umask means setting it; put it back at once
+# Image files that are written by format: the suffix chooses.
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WEBP", ".bmp": "BMP"}
+STDOUT = "-"
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None], fsync: bool = False) -> None:
+    """write(file) into a temporary file beside `path`, then rename: a kill or a full disk at any moment leaves
+    the old file or the new one, never half of one. `fsync` also survives a power cut (checkpoints)."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes files private; give the usual mode
+        os.replace(tmp, path)
+    except OSError as error:  # name the user's file, not the temporary one
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [0, 255], rounded (so a photo read from 8 bits comes back unchanged), on the CPU."""
+    return image.detach().float().clamp(0, 1).mul(255).round().to("cpu", torch.uint8)
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """[3, H, W] in [0, 1] -> 8-bit RGB."""
+    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy())
+
+
+def image_format(path: str | os.PathLike, allowed=WRITE_FORMATS) -> str:
+    """The Pillow format that `path`'s suffix asks for; ValueError naming the path and the choices."""
+    fmt = allowed.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: cannot write this image format; use one of {', '.join(allowed)}")
+    return fmt
+
+
+def save_image(image: torch.Tensor, destination: str | os.PathLike, allowed=WRITE_FORMATS) -> None:
+    """[3, H, W] in [0, 1] to an 8-bit RGB file of the suffix's format (JPEG at quality 95), or PNG on stdout
+    for '-'."""
+    if destination == STDOUT:
+        buffer = io.BytesIO()
+        to_pil(image).save(buffer, format="PNG")
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    fmt = image_format(destination, allowed)
+    picture = to_pil(image)
+    write_atomically(destination, lambda f: picture.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {})))
+
+
+def save_gif(frames: list[Image.Image], path: str | os.PathLike, frame_ms: int = 100) -> None:
+    """An animated GIF that plays once per loop, forever, holding the last frame a second longer."""
+    durations = [frame_ms] * (len(frames) - 1) + [frame_ms + 1000]
+    write_atomically(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                                    duration=durations, loop=0))

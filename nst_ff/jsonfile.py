@@ -3,7 +3,8 @@
 import json
 import math
 import os
-from pathlib import Path
+
+from nst_ff.images import write_atomically
 
 
 def finite(value):
@@ -23,11 +24,5 @@ def dumps(value, **kwargs) -> str:
 
 def write(path: str | os.PathLike, value) -> None:
     """An indented JSON file, written aside then renamed so that a reader never sees half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(dumps(value, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = dumps(value, indent=2) + "\n"
+    write_atomically(path, lambda f: f.write(text.encode()))

@@ -77,8 +77,10 @@ class PerceptualLoss(nn.Module):
 
     def settings(self) -> dict:
         """What a checkpoint records, so that it can be scored later with the loss it was trained on."""
+        # The constructor's own arguments, so PerceptualLoss(**settings) rebuilds it; the VGG's weights file is
+        # the scoring machine's own (the same ImageNet VGG wherever it is stored).
         return {
-            "vgg_arch": self.vgg_arch,
+            "vgg": {"arch": self.vgg_arch},
             "content_layers": self.content_layers,
             "style_layers": dict(self.style_layers),
             "content_weight": self.content_weight,

@@ -25,6 +25,7 @@ class StyleTransferModule(L.LightningModule):
         style_images: list[torch.Tensor],
         grid_contents: torch.Tensor,
         yardstick: Yardstick | None = None,
+        style_size: int | None = None,
         lr: float = 1e-3,
         cin_lr: float | None = None,
         warmup_steps: int = 0,
@@ -39,6 +40,7 @@ class StyleTransferModule(L.LightningModule):
         self.loss = loss
         self.style_names = list(style_names)
         self.yardstick = yardstick
+        self.style_size = style_size  # of the style images behind the Gram targets: recorded for evaluation
         self.lr = lr
         self.cin_lr = lr if cin_lr is None else cin_lr
         self.warmup_steps = warmup_steps
@@ -145,7 +147,8 @@ class StyleTransferModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The VGGs of the loss and the yardstick and their Gram targets are rebuilt from config and data.
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
-        checkpoint[NST_FF_KEY] = {**describe(self.network, self.style_names), "loss": self.loss.settings()}
+        checkpoint[NST_FF_KEY] = describe(self.network, self.style_names,
+                                          {"loss": self.loss.settings(), "style_size": self.style_size})
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint[NST_FF_KEY]["style_names"]

@@ -1,14 +1,11 @@
 """Per-image optimisation (Gatys et al. 2016) against the training loss: the reference a feed-forward
 network approximates. The loss is built from conf/loss/perceptual.yaml, so its numbers match training's."""
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
-from PIL import Image
-from torchvision.transforms.v2 import functional as TF
 
 from nst_ff.loss import PerceptualLoss
 
@@ -22,17 +19,16 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 
 def loss_config(**overrides) -> dict:
     """conf/loss/perceptual.yaml resolved (the VGG weights follow NST_FF_VGG_WEIGHTS), with the
-    non-None `overrides` (content_weight, style_weight, tv_weight, content_layers, style_layers,
-    vgg_weights) applied, so this loss is training's loss unless told otherwise."""
+    non-None `overrides` (any PerceptualLoss argument, `vgg` merged into the YAML's, and `vgg_weights`)
+    applied, so this loss is training's loss unless told otherwise."""
     config = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "loss" / "perceptual.yaml"), resolve=True)
     config.pop("_target_")
+    vgg_weights = overrides.pop("vgg_weights", None)
     for key, value in overrides.items():
-        if value is None:
-            continue
-        if key == "vgg_weights":
-            config["vgg"]["weights"] = value
-        else:
-            config[key] = value
+        if value is not None:
+            config[key] = {**config["vgg"], **value} if key == "vgg" else value
+    if vgg_weights is not None:
+        config["vgg"]["weights"] = vgg_weights
     return config
 
 
@@ -111,41 +107,3 @@ def optimize_image(
     if on_step is not None:
         on_step(steps, final, {name: value.item() for name, value in terms.items()})
     return final, {name: value.item() for name, value in terms.items()}
-
-
-def saving_format(path: str | os.PathLike) -> str:
-    """Pillow's format name for `path`'s extension; ValueError for one Pillow cannot write."""
-    extension = Path(path).suffix.lower()
-    image_format = Image.registered_extensions().get(extension)
-    if image_format is None or image_format not in Image.SAVE:
-        raise ValueError(f"{path}: cannot write images with extension {extension or '(none)'!r}; use .png or .jpg")
-    return image_format
-
-
-def _write_atomically(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Write to a temporary file beside `path`, then rename: a failure leaves no partial output."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def save_image(image: torch.Tensor, path: str | os.PathLike, image_format: str) -> None:
-    """[3, H, W] in [0, 1] to an 8-bit RGB file."""
-    picture = TF.to_pil_image(image.detach().clamp(0, 1).cpu())
-    _write_atomically(path, lambda tmp: picture.save(tmp, format=image_format))
-
-
-def save_gif(frames: list[Image.Image], path: str | os.PathLike, frame_ms: int = 100) -> None:
-    """An animated GIF that plays once per loop, forever, holding the last frame a second longer."""
-    durations = [frame_ms] * (len(frames) - 1) + [frame_ms + 1000]
-    _write_atomically(
-        path,
-        lambda tmp: frames[0].save(
-            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
-        ),
-    )

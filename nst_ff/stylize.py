@@ -5,7 +5,6 @@ Every user mistake raises UsageError with one line that names the problem (and t
 entry point can print it and exit with code 2 before anything is written.
 """
 
-import io
 import math
 import os
 import sys
@@ -24,7 +23,16 @@ from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
 from nst_ff import jsonfile
-from nst_ff.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
+from nst_ff.cli import UsageError, check_writable
+from nst_ff.images import (
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    image_format,
+    list_images,
+    read_image,
+    save_image,
+    to_pil,
+)
 from nst_ff.tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, tiled_forward
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -37,12 +45,6 @@ PENDING_WRITES = 8  # finished images waiting for the writer threads before comp
 RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 YCBCR_TO_RGB = torch.linalg.inv(RGB_TO_YCBCR)
 
-UMASK = os.umask(0)
-os.umask(UMASK)  # reading the umask means setting it; put it back at once
-
-
-class UsageError(ValueError):
-    """A bad option or input; the message is one line for stderr."""
 
 
 @dataclass(frozen=True)
@@ -229,16 +231,6 @@ def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     return torch.lerp(photo, stylized, strength)
 
 
-def to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> [0, 255], rounded (so a photo read from 8 bits comes back unchanged), on the CPU."""
-    return image.detach().float().clamp(0, 1).mul(255).round().to("cpu", torch.uint8)
-
-
-def to_pil(image: torch.Tensor) -> Image.Image:
-    """[3, H, W] in [0, 1] -> 8-bit RGB."""
-    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy())
-
-
 def labelled_sheet(images: torch.Tensor, labels: list[str], columns: int = SHEET_COLUMNS) -> torch.Tensor:
     """Images [K, 3, H, W], each with its label in a white band below, on a grid -> [3, H', W']."""
     height, width = images.shape[-2:]
@@ -260,35 +252,10 @@ def labelled_sheet(images: torch.Tensor, labels: list[str], columns: int = SHEET
 
 
 def check_output_suffix(path: Path) -> str:
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"{path}: cannot write this image format; use one of {', '.join(OUTPUT_FORMATS)}")
-    return fmt
-
-
-def save_image(image: torch.Tensor, destination: Path | str) -> None:
-    """PNG or JPEG by extension, or PNG on stdout for '-'. Files appear whole: written aside, then renamed."""
-    if destination == STDIO:
-        buffer = io.BytesIO()
-        to_pil(image).save(buffer, format="PNG")
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.buffer.flush()
-        return
-    path = Path(destination)
-    fmt = check_output_suffix(path)
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(handle, "wb") as f:
-            to_pil(image).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes files private; an image should get the usual mode
-        os.replace(tmp, path)
-    except OSError as error:  # a full disk mid-run: name the user's file, not the temporary one
-        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+        return image_format(path, OUTPUT_FORMATS)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 @dataclass
@@ -354,20 +321,6 @@ def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, f
         check_writable(folder)
 
 
-def check_writable(folder: Path) -> None:
-    """Refuses a folder that cannot be written (or created) before any work is done."""
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"cannot write to {folder}: {existing} is not a folder")
-    try:  # permissions, a read-only file system...: trying is the only test that holds for every user
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
-
-
 class Stylizer:
     """Stylizes batches of photos in every chosen style, writing files on threads while the network
     computes the next batch; prints one line (or JSON record) per photo with its compute time."""
@@ -400,7 +353,7 @@ class Stylizer:
         pending = deque()
         with ThreadPoolExecutor(max_workers=2) as pool:
             def write(image: torch.Tensor, destination) -> None:
-                pending.append(pool.submit(save_image, image, destination))
+                pending.append(pool.submit(save_image, image, destination, OUTPUT_FORMATS))
                 while len(pending) > PENDING_WRITES:  # bounded: compute waits for a slow disk
                     pending.popleft().result()
 

@@ -67,6 +67,7 @@ def train(cfg: DictConfig) -> Path:
         datamodule.style_images,
         datamodule.grid_contents(),
         yardstick=Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
+        style_size=datamodule.style_size,
         lr=cfg.optim.lr,
         cin_lr=cfg.optim.cin_lr,
         warmup_steps=cfg.optim.warmup_steps,

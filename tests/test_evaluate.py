@@ -128,3 +128,50 @@ def test_bad_input_exits_2(folders, tmp_path, capsys, change, message):
     err = capsys.readouterr().err
     assert err.startswith("evaluate.py: error:") and message in err and err.count("\n") == 1
     assert not (tmp_path / "tb").exists()
+
+
+@pytest.mark.parametrize("argument, message", [
+    (["--size", "0"], "argument --size: must be > 0, got 0 (see --help)"),
+    (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+    (["--log", "{blocker}/tb"], "cannot write to {blocker}/tb: {blocker} is not a folder"),
+    (["--json", "{blocker}/report.json"], "cannot write to {blocker}: {blocker} is not a folder"),
+])
+def test_bad_arguments_and_unwritable_outputs_are_one_line(folders, tmp_path, capsys, argument, message):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    argument = [item.replace("{blocker}", str(blocker)) for item in argument]
+    assert run_cli(folders, tmp_path, "--opt-steps", "0", *argument) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("evaluate.py: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert message.replace("{blocker}", str(blocker)) in err, err
+    assert out == "" and not (tmp_path / "tb").exists()
+
+
+def test_the_loss_a_checkpoint_records_is_the_loss_evaluate_rebuilds(folders, tmp_path, capsys):
+    trained = {"loss": {"vgg": {"arch": "vgg19"}, "content_layers": ["relu4_2"], "style_layers": {"relu1_1": 0.5},
+                        "content_weight": 1.0, "style_weight": 3.0, "tv_weight": 0.0}, "style_size": 48}
+    ckpt = tmp_path / "vgg19.pt"
+    export(ckpt, StyleTransferNetwork(num_styles=3), STYLES, trained)
+    assert torch.load(ckpt, weights_only=True)["nst_ff"]["loss"] == trained["loss"]  # exported files carry it
+    assert evaluate_cli.main(["--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir",
+                              str(folders / "styles"), "--size", "32", "--limit", "1", "--opt-steps", "1",
+                              "--vgg-weights", "random", "--log", str(tmp_path / "tb")]) == 0
+    report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
+    assert report["loss"]["vgg"] == {"arch": "vgg19", "weights": "random"}
+    assert {k: report["loss"][k] for k in trained["loss"] if k != "vgg"} == \
+        {k: v for k, v in trained["loss"].items() if k != "vgg"}
+    assert report["style_size"] == 48
+    assert PerceptualLoss(**report["loss"]).settings() == trained["loss"]  # and it round-trips
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused(folders, tmp_path, capsys):
+    ckpt = tmp_path / "future.pt"
+    export(ckpt, StyleTransferNetwork(num_styles=3), STYLES)
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["nst_ff"]["format"] = 99
+    torch.save(checkpoint, ckpt)
+    assert evaluate_cli.main(["--ckpt", str(ckpt), "--content-dir", str(folders / "photos"), "--style-dir",
+                              str(folders / "styles"), "--log", str(tmp_path / "tb")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"evaluate.py: error: {ckpt} has checkpoint format 99, newer than this nst_ff reads (2): "
+                   "upgrade nst_ff to use it\n")

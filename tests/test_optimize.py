@@ -83,7 +83,7 @@ def test_cli_writes_image_gif_and_log(images, tmp_path, capsys):
 @pytest.mark.parametrize("change, message", [
     ({"--input": "missing.jpg"}, "missing.jpg"),
     ({"--style-image": "empty.jpg"}, "empty file"),
-    ({"--output": "out.xyz"}, "extension"),
+    ({"--output": "out.xyz"}, "cannot write this image format"),
     ({"--gif": "anim.png"}, ".gif"),
     ({"--style-layers": "relu9_9"}, "relu9_9"),
 ])
@@ -100,8 +100,17 @@ def test_bad_input_exits_2_without_output(images, tmp_path, capsys, change, mess
     assert not any(tmp_path.glob("out*")) and not any(tmp_path.glob("anim*"))
 
 
-def test_bad_numbers_are_usage_errors(images, tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        optimize.main(["--input", str(images[0]), "--style-image", str(images[1]), "--output",
-                       str(tmp_path / "o.png"), "--style-weight", "-1"])
-    assert exit_info.value.code == 2
+def test_bad_numbers_are_one_line_usage_errors(images, tmp_path, capsys):
+    assert optimize.main(["--input", str(images[0]), "--style-image", str(images[1]), "--output",
+                          str(tmp_path / "o.png"), "--style-weight", "-1"]) == 2
+    assert capsys.readouterr().err == ("optimize.py: error: argument --style-weight: must be >= 0, got -1 "
+                                       "(see --help)\n")
+
+
+def test_an_unwritable_output_stops_before_optimising(images, tmp_path, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    assert optimize.main(["--input", str(images[0]), "--style-image", str(images[1]), "--output",
+                          str(blocker / "o.png"), "--steps", "1000"]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"optimize.py: error: cannot write to {blocker}: {blocker} is not a folder\n" and out == ""
