@@ -6,6 +6,7 @@ Needs only the network and its checkpoint (no Lightning, Hydra or VGG; VGG is lo
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -13,24 +14,10 @@ from torch.utils.data import DataLoader
 
 from nst_ff.checkpoint import CheckpointError, export, load_checkpoint, training_record
 from nst_ff.cli import Parser, UsageError, fail
-from nst_ff.images import ImageReadError
-from nst_ff.stylize import (
-    SHEET_COLUMNS,
-    STDIO,
-    NonFiniteOutputError,
-    Photos,
-    Stylizer,
-    all_styles,
-    as_list,
-    available_styles,
-    list_inputs,
-    parse_interpolation,
-    parse_mix,
-    parse_styles,
-    plan_outputs,
-    read_photo,
-    resize_photo,
-)
+from nst_ff.images import STDIO, ImageReadError
+from nst_ff.inference import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
+from nst_ff.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
+from nst_ff.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
@@ -160,15 +147,20 @@ def activation_dump(args, network):
         raise UsageError(str(error)) from None
 
 
-def run(args) -> int:
-    network, style_names, description = load_checkpoint(args.ckpt)
-    if args.list_styles:
-        for index, name in enumerate(style_names):
-            print(f"{index}\t{name}")
-        return 0
-    if args.list_layers:
-        print_layers(network, args)
-        return 0
+@dataclass
+class Plan:
+    """Everything a stylize run will do, validated; building it writes nothing."""
+
+    choices: list[StyleChoice]
+    sheet_columns: int
+    device: torch.device
+    photos: list[Photo]  # with their destinations
+    batches: object  # lists of (photo index, image or None, error or None)
+    dump: object  # an ActivationDump (it writes on its first photo), or None
+
+
+def make_plan(args, network, style_names: list[str]) -> Plan | None:
+    """The validated plan of a stylizing run; None when there is nothing to stylize (an export alone)."""
     choices, sheet_suffix, sheet_columns = choose_styles(args, style_names)
     if args.export and Path(args.export).exists() and not args.overwrite:
         raise UsageError(f"{args.export} exists; add --overwrite to replace it")
@@ -178,10 +170,24 @@ def run(args) -> int:
         if not args.export:
             raise UsageError("nothing to do: give --input and --style (or --style-mix, --all-styles, --interpolate), "
                              "--export, --list-styles or --list-layers")
-        export(args.export, network, style_names, training_record(description))
-        return 0
+        return None
     if not choices:
         raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
+    check_numbers(args)
+    device = pick_device(args.device, args.precision)
+    photos = list_inputs(args.input, args.output or "stylized")
+    plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite)
+    dump = activation_dump(args, network) if args.activations else None
+    if len(photos) == 1:  # read now: an unreadable photo stops the run before any file appears
+        batches = [[(0, resize_photo(read_photo(photos[0].source), args.size, args.max_size), None)]]
+    else:  # read ahead in worker processes while the network computes
+        workers = min(args.workers, len(photos))
+        dataset = Photos([photo.source for photo in photos], args.size, args.max_size)
+        batches = DataLoader(dataset, batch_size=args.batch_size, num_workers=workers, collate_fn=as_list)
+    return Plan(choices, sheet_columns, device, photos, batches, dump)
+
+
+def check_numbers(args) -> None:
     if args.tile and args.activations:
         raise UsageError("--activations records whole layers and cannot run in --tile mode; leave out --tile")
     if args.tile and args.tile < 16:
@@ -193,33 +199,38 @@ def run(args) -> int:
                                  ("--tile", args.tile, 0)):
         if value is not None and value < least:
             raise UsageError(f"{option} {value}: must be at least {least}")
-    device = pick_device(args.device, args.precision)
-    photos = list_inputs(args.input, args.output or "stylized")
-    plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite)
-    dump = activation_dump(args, network) if args.activations else None
-    if len(photos) == 1:  # read now: an unreadable photo stops the run before any file appears
-        batches = [[(0, resize_photo(read_photo(photos[0].source), args.size, args.max_size), None)]]
-    else:  # read ahead in worker processes while the network computes
-        workers = min(args.workers, len(photos))
-        dataset = Photos([photo.source for photo in photos], args.size, args.max_size)
-        batches = DataLoader(dataset, batch_size=args.batch_size, num_workers=workers, collate_fn=as_list)
-    if args.export:
-        # before the network moves to another device or precision
-        export(args.export, network, style_names, training_record(description))
-    if dump and dump.vgg is not None:
-        dump.vgg.to(device)
-    stylizer = Stylizer(network, style_names, choices, device, PRECISIONS[args.precision], args.strength,
-                        args.preserve_color, sheet_columns, dump, args.json,
+
+
+def execute(plan: Plan, args, network, style_names: list[str]) -> int:
+    if plan.dump and plan.dump.vgg is not None:
+        plan.dump.vgg.to(plan.device)
+    stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], args.strength,
+                        args.preserve_color, plan.sheet_columns, plan.dump, args.json,
                         log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
                         compile=args.compile, tile=args.tile)
     try:
-        done, errors = stylizer.run(photos, batches)
+        done, errors = stylizer.run(plan.photos, plan.batches)
     finally:
-        if dump:
-            dump.close()
+        if plan.dump:
+            plan.dump.close()
     if errors:
         return fail("stylize.py", f"{len(errors)} of {len(errors) + done} photos could not be read")
     return 0
+
+
+def run(args) -> int:
+    network, style_names, description = load_checkpoint(args.ckpt)
+    if args.list_styles:
+        for index, name in enumerate(style_names):
+            print(f"{index}\t{name}")
+        return 0
+    if args.list_layers:
+        print_layers(network, args)
+        return 0
+    plan = make_plan(args, network, style_names)
+    if args.export:  # before the network moves to another device or precision
+        export(args.export, network, style_names, training_record(description))
+    return 0 if plan is None else execute(plan, args, network, style_names)
 
 
 def main(argv: list[str] | None = None) -> int:

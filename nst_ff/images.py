@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.transforms.v2 import functional as TF
+from torchvision.utils import make_grid
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Pillow's own decompression-bomb threshold (about 9,459 x 9,459): far above any photo, far below
@@ -85,7 +86,8 @@ UMASK = os.umask(0)
 os.umask(UMASK)  # reading the umask means setting it; put it back at once
 # Image files that are written by format: the suffix chooses.
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WEBP", ".bmp": "BMP"}
-STDOUT = "-"
+STDIO = "-"  # stdin or stdout where a path is expected
+SHEET_COLUMNS = 8  # wider sheets wrap onto further rows
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None], fsync: bool = False) -> None:
@@ -131,7 +133,7 @@ def image_format(path: str | os.PathLike, allowed=WRITE_FORMATS) -> str:
 def save_image(image: torch.Tensor, destination: str | os.PathLike, allowed=WRITE_FORMATS) -> None:
     """[3, H, W] in [0, 1] to an 8-bit RGB file of the suffix's format (JPEG at quality 95), or PNG on stdout
     for '-'."""
-    if destination == STDOUT:
+    if destination == STDIO:
         buffer = io.BytesIO()
         to_pil(image).save(buffer, format="PNG")
         sys.stdout.buffer.write(buffer.getvalue())
@@ -147,3 +149,23 @@ def save_gif(frames: list[Image.Image], path: str | os.PathLike, frame_ms: int =
     durations = [frame_ms] * (len(frames) - 1) + [frame_ms + 1000]
     write_atomically(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
                                                     duration=durations, loop=0))
+
+
+def labelled_sheet(images: torch.Tensor, labels: list[str], columns: int = SHEET_COLUMNS) -> torch.Tensor:
+    """Images [K, 3, H, W], each with its label in a white band below, on a grid -> [3, H', W']."""
+    height, width = images.shape[-2:]
+    largest = max(10, min(32, width // 14))
+    band = round(largest * 1.6)
+    tiles = []
+    for image, label in zip(images, labels, strict=True):
+        canvas = Image.new("RGB", (width, height + band), "white")
+        canvas.paste(to_pil(image), (0, 0))
+        draw = ImageDraw.Draw(canvas)
+        size = largest
+        while size > 6 and draw.textlength(label, font=ImageFont.load_default(size=size)) > width - 4:
+            size -= 1  # a long mix label shrinks to fit its tile
+        font = ImageFont.load_default(size=size)
+        draw.text((width // 2, height + band // 2), label, fill="black", font=font, anchor="mm")
+        tiles.append(TF.pil_to_tensor(canvas))
+    tiles = TF.to_dtype(torch.stack(tiles), torch.float32, scale=True)  # [K, 3, H + band, W]
+    return make_grid(tiles, nrow=min(columns, len(tiles)), padding=4, pad_value=1.0)

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import ROOT, make_image, train_overrides
 from nst_ff.checkpoint import export
 from nst_ff.images import read_image, to_pil
-from nst_ff.stylize import RGB_TO_YCBCR
+from nst_ff.inference import RGB_TO_YCBCR
 from nst_ff.training import train
 from nst_ff.transformer import StyleTransferNetwork, one_hot
 
