@@ -47,6 +47,53 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def choose_paintings(args, style_names: list[str]) -> tuple[dict, list[str]]:
+    """{style: painting [3, H, W] at full size} of the styles to score, and the styles without a painting."""
+    wanted = [name.strip() for name in args.styles.split(",") if name.strip()] if args.styles else style_names
+    unknown = [name for name in wanted if name not in style_names]
+    if unknown:
+        raise UsageError(f"unknown style(s) {', '.join(unknown)}; the checkpoint has: {', '.join(style_names)}")
+    if not Path(args.style_dir).is_dir():
+        raise UsageError(f"--style-dir {args.style_dir}: not a folder")
+    found, missing = find_paintings(wanted, args.style_dir)
+    for name in missing:
+        print(f"evaluate.py: style {name}: no painting named {name}.* in {args.style_dir}; skipped", file=sys.stderr)
+    if not found:
+        raise UsageError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
+    return {name: read_image(path) for name, path in found.items()}, missing
+
+
+def choose_photos(args) -> dict:
+    if not Path(args.content_dir).is_dir():
+        raise UsageError(f"--content-dir {args.content_dir}: not a folder")
+    photos, skipped = load_photos(args.content_dir, args.size, args.limit)
+    for line in skipped:
+        print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
+    if not photos:
+        raise UsageError(f"content folder {args.content_dir}: no usable images")
+    return photos
+
+
+def prepare(args) -> dict:
+    """Everything the evaluation needs, checked before any of it runs; writes nothing."""
+    network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
+    originals, missing = choose_paintings(args, style_names)
+    style_size = args.style_size or description.get("style_size") or default_style_size()
+    photos = choose_photos(args)
+    # The loss the network was trained with, where its checkpoint records it; then the options.
+    options = {"content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight}
+    config = loss_config(**{**description.get("loss", {}), **{k: v for k, v in options.items() if v is not None}},
+                         vgg_weights=args.vgg_weights)
+    return {
+        "network": network.to(args.device), "style_names": style_names, "missing": missing, "photos": photos,
+        "paintings": {name: resize_shorter(image, style_size) for name, image in originals.items()},
+        "style_size": style_size, "config": config,
+        "loss": PerceptualLoss(**config).to(args.device) if args.opt_steps else None,
+        "yardstick": Yardstick([resize_shorter(image, PAINTING_SIZE) for image in originals.values()],
+                               config["vgg"]["weights"]).to(args.device),
+    }
+
+
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
@@ -56,53 +103,19 @@ def main(argv=None) -> int:
     try:
         check_writable(json_path.parent)
         check_writable(args.log)
-        network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
-        if args.styles:
-            wanted = [name.strip() for name in args.styles.split(",") if name.strip()]
-            unknown = [name for name in wanted if name not in style_names]
-            if unknown:
-                raise ValueError(f"unknown style(s) {', '.join(unknown)}; the checkpoint has: {', '.join(style_names)}")
-        else:
-            wanted = style_names
-        if not Path(args.style_dir).is_dir():
-            raise ValueError(f"--style-dir {args.style_dir}: not a folder")
-        found, missing = find_paintings(wanted, args.style_dir)
-        for name in missing:
-            print(f"evaluate.py: style {name}: no painting named {name}.* in {args.style_dir}; skipped",
-                  file=sys.stderr)
-        if not found:
-            raise ValueError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
-        style_size = args.style_size or description.get("style_size") or default_style_size()
-        originals = {name: read_image(path) for name, path in found.items()}
-        paintings = {name: resize_shorter(image, style_size) for name, image in originals.items()}
-        if not Path(args.content_dir).is_dir():
-            raise ValueError(f"--content-dir {args.content_dir}: not a folder")
-        photos, skipped = load_photos(args.content_dir, args.size, args.limit)
-        for line in skipped:
-            print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
-        if not photos:
-            raise ValueError(f"content folder {args.content_dir}: no usable images")
-        # The loss the network was trained with, where its checkpoint records it; then the options.
-        trained = description.get("loss", {})
-        options = {"content_weight": args.content_weight, "style_weight": args.style_weight,
-                   "tv_weight": args.tv_weight}
-        config = loss_config(**{**trained, **{k: v for k, v in options.items() if v is not None}},
-                             vgg_weights=args.vgg_weights)
-        loss = PerceptualLoss(**config).to(args.device) if args.opt_steps else None
-        yardstick = Yardstick([resize_shorter(image, PAINTING_SIZE) for image in originals.values()],
-                              config["vgg"]["weights"]).to(args.device)
+        run = prepare(args)
     except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
         return fail("evaluate.py", error)
-
-    network.to(args.device)
-    quality = measure(network, yardstick, torch.stack(list(photos.values())), list(paintings), style_names)
+    photos, paintings = run["photos"], run["paintings"]
+    quality = measure(run["network"], run["yardstick"], torch.stack(list(photos.values())), list(paintings),
+                      run["style_names"])
     print(format_quality(quality))
-    report = {"checkpoint": str(args.ckpt), "size": args.size, "photos": list(photos), "missing_styles": missing,
-              "quality": quality}
+    report = {"checkpoint": str(args.ckpt), "size": args.size, "photos": list(photos),
+              "missing_styles": run["missing"], "quality": quality}
     rows = {}
     if args.opt_steps:
-        report.update(compare_with_optimum(args, network, style_names, paintings, photos, loss))
-        report.update(loss=config, style_size=style_size)
+        report.update(compare_with_optimum(args, run["network"], run["style_names"], paintings, photos, run["loss"]))
+        report.update(loss=run["config"], style_size=run["style_size"])
         rows = report.pop("rows")
     try:
         jsonfile.write(json_path, report)

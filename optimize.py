@@ -56,36 +56,28 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    try:
-        args = parse_args(argv)
-    except SystemExit as exit:  # --help, or a bad option already reported in one line
-        return int(exit.code or 0)
-    try:
-        image_format(args.output)
-        if args.gif and image_format(args.gif) != "GIF":
-            raise UsageError(f"--gif {args.gif}: the animation must be a .gif file")
-        for path in filter(None, [args.output, args.gif]):
-            check_writable(Path(path).parent)
-        if args.log:
-            check_writable(args.log)
-        trained = load_checkpoint(args.ckpt)[2] if args.ckpt else {}
-        content = resize_shorter(read_image(args.input), args.size)[None].to(args.device)  # [1, 3, H, W]
-        style_size = args.style_size or trained.get("style_size") or default_style_size()
-        style = resize_shorter(read_image(args.style_image), style_size)
-        options = {"content_weight": args.content_weight, "style_weight": args.style_weight,
-                   "tv_weight": args.tv_weight, "content_layers": args.content_layers,
-                   "style_layers": args.style_layers, "vgg_weights": args.vgg_weights}
-        loss = PerceptualLoss(**loss_config(**{**trained.get("loss", {}),
-                                               **{k: v for k, v in options.items() if v is not None}}))
-        loss.to(args.device)
-    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError, RuntimeError) as error:
-        return fail("optimize.py", error)
-    loss.set_style_targets([style])
-    style_weights = torch.ones(1, 1, device=args.device)  # the one style target
-    writer = SummaryWriter(args.log) if args.log else None
-    frames = []
+def prepare(args) -> tuple[torch.Tensor, torch.Tensor, PerceptualLoss]:
+    """The photo [1, 3, H, W], the painting [3, h, w] and the loss, with every output checked writable first."""
+    image_format(args.output)
+    if args.gif and image_format(args.gif) != "GIF":
+        raise UsageError(f"--gif {args.gif}: the animation must be a .gif file")
+    for path in filter(None, [args.output, args.gif]):
+        check_writable(Path(path).parent)
+    if args.log:
+        check_writable(args.log)
+    trained = load_checkpoint(args.ckpt)[2] if args.ckpt else {}
+    content = resize_shorter(read_image(args.input), args.size)[None].to(args.device)
+    style = resize_shorter(read_image(args.style_image), args.style_size or trained.get("style_size")
+                           or default_style_size())
+    options = {"content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight,
+               "content_layers": args.content_layers, "style_layers": args.style_layers,
+               "vgg_weights": args.vgg_weights}
+    config = loss_config(**{**trained.get("loss", {}), **{k: v for k, v in options.items() if v is not None}})
+    return content, style, PerceptualLoss(**config).to(args.device)
 
+
+def progress(args, writer: SummaryWriter | None, frames: list):
+    """The on_step callback: loss curves and images to TensorBoard, GIF frames, a line every --log-every."""
     def on_step(step, image, terms):
         if writer is not None:
             for name, value in terms.items():
@@ -98,8 +90,25 @@ def main(argv=None) -> int:
         if step % args.log_every == 0:
             print(f"step {step:5d}  " + "  ".join(f"{k} {terms[k]:.4f}" for k in ("total", "content", "style", "tv")))
 
+    return on_step
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported in one line
+        return int(exit.code or 0)
+    try:
+        content, style, loss = prepare(args)
+    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError, RuntimeError) as error:
+        return fail("optimize.py", error)
+    loss.set_style_targets([style])
+    style_weights = torch.ones(1, 1, device=args.device)  # the one style target
+    writer = SummaryWriter(args.log) if args.log else None
+    frames = []
     init = initial_image(args.init, content, style, args.seed)
-    image, terms = optimize_image(loss, content, style_weights, init, args.steps, args.optimizer, args.lr, on_step)
+    image, terms = optimize_image(loss, content, style_weights, init, args.steps, args.optimizer, args.lr,
+                                  progress(args, writer, frames))
     print("final       " + "  ".join(f"{k} {terms[k]:.4f}" for k in ("total", "content", "style", "tv")))
     if writer is not None:
         writer.close()
