@@ -33,6 +33,19 @@ def layer_names(features: nn.Sequential) -> list[str]:
     return names
 
 
+def layer_channels(arch: str) -> dict[str, int]:
+    """{layer name: output channels} of a VGG's features, read from torchvision's layer table (nothing built)."""
+    channels, block, index = {}, 1, 1
+    for entry in vgg_models.cfgs[CONFIGS[arch]]:
+        if entry == "M":
+            channels[f"pool{block}"] = channels[f"relu{block}_{index - 1}"]
+            block, index = block + 1, 1
+        else:
+            channels[f"conv{block}_{index}"] = channels[f"relu{block}_{index}"] = entry
+            index += 1
+    return channels
+
+
 def _features(arch: str) -> nn.Sequential:
     # Only the convolutional part: building torchvision's whole VGG would also allocate and initialise
     # its 120M-parameter classifier, seconds and half a gigabyte for nothing.

@@ -2,7 +2,6 @@
 
 import io
 import math
-import sys
 
 import matplotlib
 import numpy as np
@@ -11,13 +10,11 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import HISTOGRAMS, IMAGES, EventAccumulator
 
-from conftest import ROOT, make_image
+from conftest import make_image
 from nst_ff.activations import CHANNEL_CRITERIA, select_channels
 from nst_ff.checkpoint import export
+from nst_ff.commands import stylize
 from nst_ff.transformer import StyleTransferNetwork
-
-sys.path.insert(0, str(ROOT))
-import stylize  # noqa: E402
 
 SIZE = 32  # photo side; contract2 and expand1 work at SIZE / 2, contract3 and the residual blocks at SIZE / 4
 LAYER_SHAPES = {  # layer: (channels, side) for the default network

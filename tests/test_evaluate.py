@@ -1,22 +1,19 @@
 """evaluate.py: per-style scores of network, optimum and photo; ratios; JSON, table and TensorBoard."""
 
 import json
-import sys
 
 import pytest
 import torch
 from torch import nn
 
-from conftest import ROOT, make_image
+from conftest import make_image
 from nst_ff.checkpoint import export
+from nst_ff.commands import evaluate as evaluate_cli
 from nst_ff.evaluate import evaluate, load_photos
 from nst_ff.images import read_image
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import loss_config
 from nst_ff.transformer import StyleTransferNetwork
-
-sys.path.insert(0, str(ROOT))
-import evaluate as evaluate_cli  # noqa: E402  (the entry point lives at the top level, not in the package)
 
 STYLES = ["alpha", "beta", "gamma"]
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torchvision
+from torchvision.models import vgg as vgg_models
 
 from nst_ff.loss import PerceptualLoss, gram_matrix, total_variation
 from nst_ff.vgg import VGGFeatures, VGGWeightsError, layer_names
@@ -57,9 +58,11 @@ def test_unknown_layer_and_arch_are_named():
 
 def test_local_weights_load_as_features_or_whole_vgg_state_dict(tmp_path):
     torch.manual_seed(0)
-    vgg = torchvision.models.vgg16()
-    torch.save(vgg.features.state_dict(), tmp_path / "features.pth")
-    torch.save(vgg.state_dict(), tmp_path / "whole.pth")
+    features = vgg_models.make_layers(vgg_models.cfgs["D"]).state_dict()  # VGG16's, without its 120M classifier
+    torch.save(features, tmp_path / "features.pth")
+    # a whole torchvision VGG's keys: features.* plus classifier.* (a stand-in: the real one is ~500 MB)
+    whole = {f"features.{k}": v for k, v in features.items()} | {"classifier.0.weight": torch.zeros(4, 4)}
+    torch.save(whole, tmp_path / "whole.pth")
     image = torch.rand(1, 3, 32, 32)
     a = VGGFeatures(["relu2_2"], weights=str(tmp_path / "features.pth"))(image)["relu2_2"]
     b = VGGFeatures(["relu2_2"], weights=str(tmp_path / "whole.pth"))(image)["relu2_2"]

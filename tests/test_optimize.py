@@ -1,6 +1,5 @@
 """optimize.py: per-image optimisation lowers the training loss; the CLI writes image, GIF and log."""
 
-import sys
 
 import pytest
 import torch
@@ -8,12 +7,10 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from conftest import ROOT, make_image
+from nst_ff.commands import optimize
 from nst_ff.images import read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import initial_image, loss_config, optimize_image
-
-sys.path.insert(0, str(ROOT))
-import optimize  # noqa: E402  (the entry point lives at the top level, not in the package)
 
 
 @pytest.fixture(scope="module")

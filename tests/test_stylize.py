@@ -14,13 +14,11 @@ from PIL import Image
 
 from conftest import ROOT, make_image, train_overrides
 from nst_ff.checkpoint import export
+from nst_ff.commands import stylize
 from nst_ff.images import read_image, to_pil
 from nst_ff.inference import RGB_TO_YCBCR
 from nst_ff.training import train
 from nst_ff.transformer import StyleTransferNetwork, one_hot
-
-sys.path.insert(0, str(ROOT))
-import stylize  # noqa: E402  (the entry point lives at the top level, not in the package)
 
 STYLES = ["alpha", "beta", "gamma"]
 
