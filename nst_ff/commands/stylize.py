@@ -4,7 +4,6 @@ Needs only the network and its checkpoint (no Lightning, Hydra or VGG; VGG is lo
 """
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,13 @@ from nst_ff.checkpoint import CheckpointError, export, load_checkpoint, training
 from nst_ff.cli import Parser, UsageError, fail
 from nst_ff.images import STDIO, ImageReadError
 from nst_ff.inference import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
+from nst_ff.optimize import loss_config
 from nst_ff.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
 from nst_ff.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
 CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")
-# The perceptual loss's style layers (relu3_3 is also its content layer).
-VGG_LOSS_LAYERS = "relu1_2,relu2_2,relu3_3,relu4_3"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--channels", choices=CHANNEL_CRITERIA, default="first_16", help="channels shown per layer")
     dump.add_argument("--cmap", default="nipy_spectral", help="any matplotlib colour map (default nipy_spectral)")
     dump.add_argument("--vgg-activations", action="store_true", help="add the VGG loss network's maps of the output")
-    dump.add_argument("--vgg-layers", default=VGG_LOSS_LAYERS, help=f"VGG layers (default {VGG_LOSS_LAYERS})")
-    dump.add_argument("--vgg-arch", choices=("vgg16", "vgg19"), default="vgg16")
-    dump.add_argument("--vgg-weights", default=os.environ.get("NST_FF_VGG_WEIGHTS", "imagenet"),
+    dump.add_argument("--vgg-layers", help="VGG layers (default: the style layers of conf/loss/perceptual.yaml)")
+    dump.add_argument("--vgg-arch", choices=("vgg16", "vgg19"), help="default: conf/loss/perceptual.yaml's")
+    dump.add_argument("--vgg-weights",
                       help="imagenet, a state-dict file or random (default: $NST_FF_VGG_WEIGHTS or imagenet)")
     return parser
 
@@ -113,7 +111,7 @@ def print_layers(network, args) -> None:
     if args.vgg_activations:
         from nst_ff.vgg import layer_channels
 
-        for name, channels in layer_channels(args.vgg_arch).items():
+        for name, channels in layer_channels(args.vgg_arch or loss_config()["vgg"]["arch"]).items():
             print(f"vgg/{name}\t{channels} channels")
 
 
@@ -133,7 +131,9 @@ def activation_dump(args, network):
         from nst_ff.vgg import VGGFeatures, VGGWeightsError
 
         try:
-            vgg = VGGFeatures(args.vgg_layers.split(","), args.vgg_arch, args.vgg_weights)
+            config = loss_config(vgg_weights=args.vgg_weights)  # the training loss's VGG unless told otherwise
+            vgg_layers = args.vgg_layers.split(",") if args.vgg_layers else list(config["style_layers"])
+            vgg = VGGFeatures(vgg_layers, args.vgg_arch or config["vgg"]["arch"], config["vgg"]["weights"])
         except (ValueError, VGGWeightsError) as error:
             raise UsageError(str(error)) from None
     try:
