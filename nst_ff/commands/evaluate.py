@@ -5,6 +5,7 @@ its loss against per-image optimisation of the loss it was trained on:
 Prints tables; writes a JSON file and a TensorBoard run."""
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -109,6 +110,9 @@ def main(argv=None) -> int:
     photos, paintings = run["photos"], run["paintings"]
     quality = measure(run["network"], run["yardstick"], torch.stack(list(photos.values())), list(paintings),
                       run["style_names"])
+    if not all(math.isfinite(value) for value in quality["overall"].values()):
+        return fail("evaluate.py", "the network's output is not finite (NaN or infinity): its weights are broken; "
+                    "use an earlier checkpoint")
     print(format_quality(quality))
     report = {"checkpoint": str(args.ckpt), "size": args.size, "photos": list(photos),
               "missing_styles": run["missing"], "quality": quality}
