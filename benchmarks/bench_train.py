@@ -19,10 +19,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from common import ROOT, format_table, machine, write_json  # noqa: E402
 
 from nst_ff.cli import positive_int  # noqa: E402
+from nst_ff.config import loss_config  # noqa: E402
 from nst_ff.data import StyleTransferDataModule  # noqa: E402
 from nst_ff.loss import PerceptualLoss  # noqa: E402
 from nst_ff.module import StyleTransferModule  # noqa: E402
-from nst_ff.optimize import loss_config  # noqa: E402
 from nst_ff.transformer import StyleTransferNetwork  # noqa: E402
 
 COLUMNS = [

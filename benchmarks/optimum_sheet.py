@@ -20,6 +20,7 @@ from common import machine  # noqa: E402
 
 from nst_ff import jsonfile  # noqa: E402
 from nst_ff.cli import positive_int  # noqa: E402
+from nst_ff.config import default_style_size, loss_config  # noqa: E402
 from nst_ff.evaluate import load_photos  # noqa: E402
 from nst_ff.images import (  # noqa: E402
     list_images,
@@ -28,7 +29,7 @@ from nst_ff.images import (  # noqa: E402
     save_image,  # noqa: E402
 )
 from nst_ff.loss import PerceptualLoss  # noqa: E402
-from nst_ff.optimize import default_style_size, loss_config, optimize_image  # noqa: E402
+from nst_ff.optimize import optimize_image  # noqa: E402
 from nst_ff.quality import PAINTING_SIZE, Yardstick, format_quality, measure  # noqa: E402
 
 

@@ -1,40 +1,17 @@
 """Per-image optimisation (Gatys et al. 2016) against the training loss: the reference a feed-forward
-network approximates. The loss is built from conf/loss/perceptual.yaml, so its numbers match training's."""
+network approximates."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 from nst_ff.loss import PerceptualLoss
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
 # L-BFGS takes unit steps along its quasi-Newton direction (jcjohnson/neural-style); Adam moves pixels in
 # [0, 1] by about lr per step, and 0.02 (5 grey levels) converges in a few hundred steps without noise.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
-
-
-def loss_config(**overrides) -> dict:
-    """conf/loss/perceptual.yaml resolved (the VGG weights follow NST_FF_VGG_WEIGHTS), with the
-    non-None `overrides` (any PerceptualLoss argument, `vgg` merged into the YAML's, and `vgg_weights`)
-    applied, so this loss is training's loss unless told otherwise."""
-    config = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "loss" / "perceptual.yaml"), resolve=True)
-    config.pop("_target_")
-    vgg_weights = overrides.pop("vgg_weights", None)
-    for key, value in overrides.items():
-        if value is not None:
-            config[key] = {**config["vgg"], **value} if key == "vgg" else value
-    if vgg_weights is not None:
-        config["vgg"]["weights"] = vgg_weights
-    return config
-
-
-def default_style_size() -> int:
-    """Training's style image size (conf/data/folders.yaml): the Grams depend on it."""
-    return int(OmegaConf.load(CONF_DIR / "data" / "folders.yaml").style_size)
 
 
 def initial_image(init: str, content: torch.Tensor, style: torch.Tensor | None, seed: int = 0) -> torch.Tensor:

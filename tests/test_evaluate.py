@@ -9,10 +9,10 @@ from torch import nn
 from conftest import make_image
 from nst_ff.checkpoint import export
 from nst_ff.commands import evaluate as evaluate_cli
+from nst_ff.config import loss_config
 from nst_ff.evaluate import evaluate, load_photos
 from nst_ff.images import read_image
 from nst_ff.loss import PerceptualLoss
-from nst_ff.optimize import loss_config
 from nst_ff.transformer import StyleTransferNetwork
 
 STYLES = ["alpha", "beta", "gamma"]

@@ -8,9 +8,10 @@ from PIL import Image
 
 from conftest import ROOT, make_image
 from nst_ff.commands import optimize
+from nst_ff.config import loss_config
 from nst_ff.images import read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
-from nst_ff.optimize import initial_image, loss_config, optimize_image
+from nst_ff.optimize import initial_image, optimize_image
 
 
 @pytest.fixture(scope="module")

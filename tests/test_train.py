@@ -12,9 +12,9 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from conftest import ROOT, run_train, train_overrides
 from nst_ff.checkpoint import load_network, weights_problem
+from nst_ff.config import loss_config
 from nst_ff.loss import PerceptualLoss
 from nst_ff.module import NonFiniteLossError
-from nst_ff.optimize import loss_config
 from nst_ff.training import train
 
 

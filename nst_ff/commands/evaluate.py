@@ -14,10 +14,11 @@ import torch
 from nst_ff import jsonfile
 from nst_ff.checkpoint import CheckpointError, load_checkpoint
 from nst_ff.cli import Parser, UsageError, check_writable, fail, non_negative, non_negative_int, positive_int
+from nst_ff.config import default_style_size, loss_config
 from nst_ff.evaluate import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.images import ImageReadError, read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
-from nst_ff.optimize import OPTIMIZERS, default_style_size, loss_config
+from nst_ff.optimize import OPTIMIZERS
 from nst_ff.quality import PAINTING_SIZE, Yardstick, format_quality, measure
 from nst_ff.vgg import VGGWeightsError
 

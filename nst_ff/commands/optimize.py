@@ -11,16 +11,10 @@ from torchvision.transforms.v2 import functional as TF
 
 from nst_ff.checkpoint import CheckpointError, load_checkpoint
 from nst_ff.cli import Parser, UsageError, check_writable, fail, layer_list, layer_weights, non_negative, positive_int
+from nst_ff.config import default_style_size, loss_config
 from nst_ff.images import ImageReadError, image_format, read_image, resize_shorter, save_gif, save_image
 from nst_ff.loss import PerceptualLoss
-from nst_ff.optimize import (
-    INITS,
-    OPTIMIZERS,
-    default_style_size,
-    initial_image,
-    loss_config,
-    optimize_image,
-)
+from nst_ff.optimize import INITS, OPTIMIZERS, initial_image, optimize_image
 from nst_ff.vgg import VGGWeightsError
 
 

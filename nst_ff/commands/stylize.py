@@ -13,9 +13,9 @@ from torch.utils.data import DataLoader
 
 from nst_ff.checkpoint import CheckpointError, export, load_checkpoint, training_record
 from nst_ff.cli import Parser, UsageError, fail
+from nst_ff.config import loss_config
 from nst_ff.images import STDIO, ImageReadError
 from nst_ff.inference import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
-from nst_ff.optimize import loss_config
 from nst_ff.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
 from nst_ff.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 
