@@ -26,6 +26,7 @@ class StyleTransferModule(L.LightningModule):
         grid_contents: torch.Tensor,
         yardstick: Yardstick | None = None,
         style_size: int | None = None,
+        run_config: dict | None = None,
         lr: float = 1e-3,
         cin_lr: float | None = None,
         warmup_steps: int = 0,
@@ -41,6 +42,7 @@ class StyleTransferModule(L.LightningModule):
         self.style_names = list(style_names)
         self.yardstick = yardstick
         self.style_size = style_size  # of the style images behind the Gram targets: recorded for evaluation
+        self.run_config = run_config  # shown in TensorBoard's HPARAMS view with the final metrics
         self.lr = lr
         self.cin_lr = lr if cin_lr is None else cin_lr
         self.warmup_steps = warmup_steps
@@ -107,11 +109,13 @@ class StyleTransferModule(L.LightningModule):
     def on_train_end(self) -> None:
         if self.image_every_n_steps and self.grid_step != self.global_step:
             self.log_style_grid()  # the run's final network, whatever step it stopped at
+        if self.logger is not None and self.run_config is not None:  # before Lightning closes the logger
+            self.logger.log_hyperparams(self.run_config, metrics=self.final_metrics(), step=self.global_step)
 
-    def final_metrics(self, trainer: L.Trainer) -> dict[str, float]:
+    def final_metrics(self) -> dict[str, float]:
         """The last logged total loss and grid quality, for TensorBoard's hyper-parameter view."""
-        metrics = {"final/loss": trainer.callback_metrics["loss/total"].item()} if "loss/total" in \
-            trainer.callback_metrics else {}
+        logged = self.trainer.callback_metrics
+        metrics = {"final/loss": logged["loss/total"].item()} if "loss/total" in logged else {}
         return metrics | {f"final/{metric}": value for metric, value in self.quality.items()}
 
     def log_style_grid(self) -> None:

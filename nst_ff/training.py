@@ -68,6 +68,7 @@ def train(cfg: DictConfig) -> Path:
         datamodule.grid_contents(),
         yardstick=Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
         style_size=datamodule.style_size,
+        run_config=OmegaConf.to_container(cfg, resolve=True),
         lr=cfg.optim.lr,
         cin_lr=cfg.optim.cin_lr,
         warmup_steps=cfg.optim.warmup_steps,
@@ -97,24 +98,7 @@ def train(cfg: DictConfig) -> Path:
     )
     logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    if trainer.is_global_zero:
-        log_hparams(logger, cfg, module.final_metrics(trainer), trainer.global_step)
     if trainer.global_step < cfg.trainer.max_steps:
         log.info("stopped at step %d of %d; resume with run_name=%s ckpt_path=last", trainer.global_step,
                  cfg.trainer.max_steps, cfg.run_name)
     return Path(cfg.checkpoint.dir) / "last.ckpt"
-
-
-def log_hparams(logger: TensorBoardLogger, cfg: DictConfig, metrics: dict[str, float], step: int) -> None:
-    """The run's settings in TensorBoard's HPARAMS view, with its final losses and quality as the metrics."""
-    flat = {}
-
-    def walk(node, prefix=""):
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            elif not key.startswith("_"):
-                flat[prefix + key] = value if isinstance(value, int | float | str | bool) else str(value)
-
-    walk(OmegaConf.to_container(cfg, resolve=True))
-    logger.experiment.add_hparams(flat, metrics, run_name=".", global_step=step)

@@ -135,8 +135,8 @@ def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_d
     # TensorBoard's HPARAMS view: the configuration, with the final loss and quality as its metrics
     hparams = read_events(tmp_path / "runs" / "test").PluginTagToContent("hparams")
     session = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
-    assert session.hparams["data.batch_size"].number_value == 2
-    assert session.hparams["loss.style_layers.relu1_2"].number_value == 1.0
+    assert session.hparams["data/batch_size"].number_value == 2
+    assert session.hparams["loss/style_layers/relu1_2"].number_value == 1.0
     experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
     assert {m.name.tag for m in experiment.metric_infos} == {"final/loss", "final/identified", "final/style_gain",
                                                              "final/content"}
