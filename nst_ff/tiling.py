@@ -4,7 +4,7 @@ Instance norm needs each channel's mean and variance over the whole image, so ti
 apart (that leaves seams and shifted colours). Here each norm's statistics are gathered over all tiles
 first, recomputing the cheap full-resolution layers before it, and then applied. The quarter-resolution
 residual blocks, most of the network's work, run once on whole feature maps (128 channels at 1/16 of the
-pixels), so memory grows with the image at about 100 bytes per pixel instead of the untiled ~1 kB.
+pixels), so memory grows with the image at about 120 bytes per pixel instead of the untiled ~1 kB.
 """
 
 import math
@@ -67,10 +67,7 @@ def _run_chain(source: torch.Tensor, layers: list[ConvCIN], affines: list, tile:
     """Runs `layers` over `source` [B, C, H, W] one output tile at a time. Every layer but the last is
     normalised with its (scale, shift) from `affines` and activated; emit(rows, cols, x) receives the last
     layer's convolution output (before its norm) for those output rows and columns."""
-    heights, widths = [source.shape[-2]], [source.shape[-1]]
-    for layer in layers:
-        heights.append(_output_length(layer, heights[-1]))
-        widths.append(_output_length(layer, widths[-1]))
+    heights, widths = _lengths(layers, source.shape[-2]), _lengths(layers, source.shape[-1])
     for top in range(0, heights[-1], tile):
         rows = slice(top, min(top + tile, heights[-1]))
         plan_rows = _plan_axis(layers, heights, rows.start, rows.stop)
@@ -126,14 +123,10 @@ def _through(source: torch.Tensor, layers: list[ConvCIN], style_weights: torch.T
         moments = _Moments()
         _run_chain(source, layers[:k + 1], affines, _chain_tile(layers[:k + 1], tile), moments)
         affines.append(_affine(layers[k], moments.mean, moments.var, style_weights))
-    out = None
+    out = source.new_empty(source.shape[0], layers[-1].conv.out_channels, _lengths(layers, source.shape[-2])[-1],
+                           _lengths(layers, source.shape[-1])[-1])
 
     def keep(rows, cols, x):
-        nonlocal out
-        if out is None:
-            height = _chain_output(layers, source.shape[-2])
-            width = _chain_output(layers, source.shape[-1])
-            out = x.new_empty(*x.shape[:-2], height, width)
         out[..., rows, cols] = x
 
     _run_chain(source, layers, affines, _chain_tile(layers, tile), keep)
@@ -142,10 +135,12 @@ def _through(source: torch.Tensor, layers: list[ConvCIN], style_weights: torch.T
     return _activate_(layers[-1], out.mul_(scale).add_(shift))
 
 
-def _chain_output(layers: list[ConvCIN], length: int) -> int:
+def _lengths(layers: list[ConvCIN], length: int) -> list[int]:
+    """The length of one axis at the input of `layers` and after each of them."""
+    lengths = [length]
     for layer in layers:
-        length = _output_length(layer, length)
-    return length
+        lengths.append(_output_length(layer, lengths[-1]))
+    return lengths
 
 
 @torch.no_grad()

@@ -7,11 +7,13 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from conftest import ROOT, make_image
+from nst_ff.checkpoint import export
 from nst_ff.commands import optimize
 from nst_ff.config import loss_config
 from nst_ff.images import read_image, resize_shorter
 from nst_ff.loss import PerceptualLoss
 from nst_ff.optimize import initial_image, optimize_image
+from nst_ff.transformer import StyleTransferNetwork
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +114,29 @@ def test_an_unwritable_output_stops_before_optimising(images, tmp_path, capsys):
                           str(blocker / "o.png"), "--steps", "1000"]) == 2
     out, err = capsys.readouterr()
     assert err == f"optimize.py: error: cannot write to {blocker}: {blocker} is not a folder\n" and out == ""
+
+
+def test_ckpt_optimises_the_loss_the_checkpoint_records_and_options_still_override(images, tmp_path, monkeypatch):
+    trained = {"loss": {"vgg": {"arch": "vgg19"}, "content_layers": ["relu4_2"], "style_layers": {"relu1_1": 0.5},
+                        "content_weight": 1.0, "style_weight": 3.0, "tv_weight": 0.0}, "style_size": 24}
+    export(tmp_path / "net.pt", StyleTransferNetwork(1), ["painting"], trained)
+    built = []
+
+    def recording(**kwargs):
+        built.append(kwargs)
+        return PerceptualLoss(**kwargs)
+
+    monkeypatch.setattr(optimize, "PerceptualLoss", recording)
+    assert optimize.main(["--input", str(images[0]), "--style-image", str(images[1]), "--output",
+                          str(tmp_path / "o.png"), "--size", "32", "--steps", "1", "--vgg-weights", "random",
+                          "--ckpt", str(tmp_path / "net.pt"), "--tv-weight", "0.5"]) == 0
+    (config,) = built
+    assert config["vgg"] == {"arch": "vgg19", "weights": "random"} and config["style_layers"] == {"relu1_1": 0.5}
+    assert config["style_weight"] == 3.0 and config["tv_weight"] == 0.5
+
+
+def test_a_missing_ckpt_is_one_line(images, tmp_path, capsys):
+    assert optimize.main(["--input", str(images[0]), "--style-image", str(images[1]), "--output",
+                          str(tmp_path / "o.png"), "--ckpt", str(tmp_path / "nope.pt")]) == 2
+    assert capsys.readouterr().err == f"optimize.py: error: checkpoint not found: {tmp_path / 'nope.pt'}\n"
+    assert not (tmp_path / "o.png").exists()

@@ -9,7 +9,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.checkpoint import CheckpointError, load_checkpoint
+from nst_ff.checkpoint import NST_FF_KEY, CheckpointError, read_checkpoint, training_record
 from nst_ff.cli import Parser, UsageError, check_writable, fail, layer_list, layer_weights, non_negative, positive_int
 from nst_ff.config import default_style_size, loss_config
 from nst_ff.images import ImageReadError, image_format, read_image, resize_shorter, save_gif, save_image
@@ -59,7 +59,7 @@ def prepare(args) -> tuple[torch.Tensor, torch.Tensor, PerceptualLoss]:
         check_writable(Path(path).parent)
     if args.log:
         check_writable(args.log)
-    trained = load_checkpoint(args.ckpt)[2] if args.ckpt else {}
+    trained = training_record(read_checkpoint(args.ckpt)[NST_FF_KEY]) if args.ckpt else {}  # its loss, not its net
     content = resize_shorter(read_image(args.input), args.size)[None].to(args.device)
     style = resize_shorter(read_image(args.style_image), args.style_size or trained.get("style_size")
                            or default_style_size())
