@@ -10,12 +10,16 @@ import pickle
 from pathlib import Path
 
 import torch
+from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.images import write_atomically
+from nst_ff.images import to_uint8, write_atomically
 from nst_ff.transformer import StyleTransferNetwork
 
 NST_FF_KEY = "nst_ff"
 FORMAT_VERSION = 2  # 2: the loss recorded as its constructor takes it, and the style size
+# Longest side of the style thumbnails a checkpoint carries (uint8, ~30 KB a style): a gallery to pick styles
+# from, not the Gram targets (those need the full painting).
+THUMBNAIL_SIZE = 128
 
 
 # Trained weights stay small: Adam moves a weight by about its learning rate per step at most, so even
@@ -45,16 +49,25 @@ def weights_problem(state: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
+def thumbnail(image: torch.Tensor) -> torch.Tensor:
+    """A style image [3, H, W] in [0, 1] -> uint8 [3, h, w] with its longest side THUMBNAIL_SIZE at most."""
+    scale = min(1.0, THUMBNAIL_SIZE / max(image.shape[-2:]))
+    size = [max(1, round(side * scale)) for side in image.shape[-2:]]
+    return to_uint8(TF.resize(image, size, antialias=True))
+
+
 def describe(network: StyleTransferNetwork, style_names: list[str], training: dict | None = None) -> dict:
     """The checkpoint's description: format, network arguments, style names, and what it was trained with
-    (`training`: the loss's constructor arguments under "loss" and the style images' size under "style_size")."""
+    (`training`: the loss's constructor arguments under "loss", the style images' size under "style_size",
+    and their thumbnails in style order under "thumbnails")."""
     return {"format": FORMAT_VERSION, "model": network.constructor_args(), "style_names": list(style_names),
             **(training or {})}
 
 
 def training_record(info: dict) -> dict:
-    """The "loss" and "style_size" of a description; checkpoints of format 1 wrote the VGG as "vgg_arch"."""
-    record = {key: info[key] for key in ("loss", "style_size") if key in info}
+    """The "loss", "style_size" and "thumbnails" of a description; checkpoints of format 1 wrote the VGG as
+    "vgg_arch"."""
+    record = {key: info[key] for key in ("loss", "style_size", "thumbnails") if key in info}
     if "loss" in record and "vgg_arch" in record["loss"]:
         loss = dict(record["loss"])
         record["loss"] = {"vgg": {"arch": loss.pop("vgg_arch")}, **loss}

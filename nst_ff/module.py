@@ -2,6 +2,7 @@
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
@@ -24,6 +25,8 @@ class StyleTransferModule(L.LightningModule):
         style_names: list[str],
         style_images: list[torch.Tensor],
         grid_contents: torch.Tensor,
+        frozen_styles: int = 0,
+        thumbnails: list[torch.Tensor] | None = None,
         yardstick: Yardstick | None = None,
         style_size: int | None = None,
         run_config: dict | None = None,
@@ -40,6 +43,11 @@ class StyleTransferModule(L.LightningModule):
         self.network = network
         self.loss = loss
         self.style_names = list(style_names)
+        # Fine-tuning: the first `frozen_styles` styles and every shared weight stay as they are; only the
+        # styles after them train, and `style_images` are theirs alone.
+        self.frozen_styles = frozen_styles
+        self.trained_styles = network.num_styles - frozen_styles
+        self.thumbnails = thumbnails  # every style's, stored in checkpoints for galleries
         self.yardstick = yardstick
         self.style_size = style_size  # of the style images behind the Gram targets: recorded for evaluation
         self.run_config = run_config  # shown in TensorBoard's HPARAMS view with the final metrics
@@ -47,7 +55,7 @@ class StyleTransferModule(L.LightningModule):
         self.cin_lr = lr if cin_lr is None else cin_lr
         self.warmup_steps = warmup_steps
         self.final_lr_fraction = final_lr_fraction
-        self.sample_styles = StyleSampler(network.num_styles, style_sampling)
+        self.sample_styles = StyleSampler(self.trained_styles, style_sampling)
         self.image_every_n_steps = image_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.loss.set_style_targets(style_images)
@@ -58,6 +66,8 @@ class StyleTransferModule(L.LightningModule):
         )
         self.grid_contents = grid_contents
         self.grid_step, self.quality = None, {}  # the step of the last grid, and its overall quality
+        if frozen_styles:
+            freeze_all_but_new_styles(network, frozen_styles)
         if channels_last:
             self.network.to(memory_format=torch.channels_last)
         if compile:
@@ -65,9 +75,10 @@ class StyleTransferModule(L.LightningModule):
 
     def training_step(self, images: torch.Tensor, batch_idx: int) -> torch.Tensor:
         images = images.contiguous(memory_format=self.memory_format)  # [B, 3, S, S]
-        style_index = self.sample_styles(images.shape[0]).to(images.device)  # [B]
-        style_weights = one_hot(style_index, self.network.num_styles)  # [B, N]
-        terms = self.loss(self.network(images, style_weights), images, style_weights)
+        style_index = self.sample_styles(images.shape[0]).to(images.device)  # [B], among the trained styles
+        style_weights = one_hot(style_index, self.trained_styles)  # [B, trained], as the loss's targets
+        network_weights = F.pad(style_weights, (self.frozen_styles, 0))  # [B, N]: after the frozen styles
+        terms = self.loss(self.network(images, network_weights), images, style_weights)
         # Any rank's NaN poisons every rank's weights at the all-reduce: stop them all together,
         # before the optimiser step, so the last checkpoint keeps good weights.
         if self.trainer.strategy.reduce_boolean_decision(not torch.isfinite(terms["total"]).item(), all=False):
@@ -86,14 +97,14 @@ class StyleTransferModule(L.LightningModule):
 
     @torch.no_grad()
     def stylize_grid_photos(self) -> torch.Tensor:
-        """The grid photos in every style: [N, K, 3, S, S]."""
+        """The grid photos in every trained style (all of them, or a fine-tuning's new ones): [T, K, 3, S, S]."""
         contents = self.grid_contents.to(self.device)  # [K, 3, S, S]
         n = self.network.num_styles
         was_training = self.network.training
         self.network.eval()
         stylized = torch.stack([
             self.network(contents, one_hot(torch.full((len(contents),), s, device=self.device), n)).float()
-            for s in range(n)
+            for s in range(self.frozen_styles, n)
         ])
         self.network.train(was_training)
         return stylized.clamp(0, 1)
@@ -127,19 +138,17 @@ class StyleTransferModule(L.LightningModule):
         writer.add_image("style_grid", self.style_grid(stylized), self.global_step)
         if self.yardstick is not None:
             report = measure(lambda photos, weights: stylized[weights[0].argmax()], self.yardstick,
-                             self.grid_contents, self.style_names)
+                             self.grid_contents, self.style_names[self.frozen_styles:])
             self.quality = {metric: report["overall"][metric] for metric in METRICS}
             for metric, value in self.quality.items():
                 writer.add_scalar(f"quality/{metric}", value, self.global_step)
 
     def configure_optimizers(self):
-        norms = [m for m in self.network.modules() if isinstance(m, ConditionalInstanceNorm2d)]
-        tables = [table for norm in norms for table in (norm.gamma, norm.beta)]
+        tables = style_tables(self.network)
         shared = [p for p in self.network.parameters() if all(p is not t for t in tables)]
-        optimizer = torch.optim.Adam([
-            {"params": shared, "lr": self.lr, "name": "shared"},
-            {"params": tables, "lr": self.cin_lr, "name": "cin"},  # each style's rows learn from its own examples
-        ])
+        groups = [{"params": shared, "lr": self.lr, "name": "shared"}] if not self.frozen_styles else []
+        # Each style's rows learn from its own examples only.
+        optimizer = torch.optim.Adam(groups + [{"params": tables, "lr": self.cin_lr, "name": "cin"}])
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
@@ -151,8 +160,9 @@ class StyleTransferModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The VGGs of the loss and the yardstick and their Gram targets are rebuilt from config and data.
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
+        record = {"loss": self.loss.settings(), "style_size": self.style_size}
         checkpoint[NST_FF_KEY] = describe(self.network, self.style_names,
-                                          {"loss": self.loss.settings(), "style_size": self.style_size})
+                                          record | ({"thumbnails": self.thumbnails} if self.thumbnails else {}))
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint[NST_FF_KEY]["style_names"]
@@ -168,3 +178,20 @@ class StyleTransferModule(L.LightningModule):
         schedule = checkpoint["lr_schedulers"][0]
         schedule["base_lrs"] = [base[g["name"]] for g in checkpoint["optimizer_states"][0]["param_groups"]]
         schedule["_last_lr"] = [base * factor for base in schedule["base_lrs"]]
+
+
+def style_tables(network: StyleTransferNetwork) -> list[torch.nn.Parameter]:
+    """Every conditional instance norm's gamma and beta tables, [N, C] each."""
+    norms = [m for m in network.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+    return [table for norm in norms for table in (norm.gamma, norm.beta)]
+
+
+def freeze_all_but_new_styles(network: StyleTransferNetwork, frozen_styles: int) -> None:
+    """Only the rows after the first `frozen_styles` of each gamma/beta table learn: the shared weights get no
+    gradient at all, the old rows a zero one (so Adam leaves them bit-identical), whatever mixes a step uses."""
+    tables = style_tables(network)
+    for parameter in network.parameters():
+        parameter.requires_grad_(any(parameter is table for table in tables))
+    old_rows = torch.arange(frozen_styles)
+    for table in tables:
+        table.register_hook(lambda grad: grad.index_fill(0, old_rows.to(grad.device), 0))

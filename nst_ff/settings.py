@@ -52,6 +52,8 @@ def check_settings(cfg: DictConfig) -> None:
         _number(cfg, key, positive=False)
     if cfg.style_sampling not in STYLE_SAMPLINGS:
         raise SettingsError(f"style_sampling={cfg.style_sampling}: choose one of {', '.join(STYLE_SAMPLINGS)}")
+    if cfg.finetune_from is not None and not isinstance(cfg.finetune_from, str):
+        raise SettingsError(f"finetune_from={cfg.finetune_from}: must be the path of a checkpoint")
     if not isinstance(cfg.overwrite, bool):
         raise SettingsError(f"overwrite={cfg.overwrite}: must be true or false")
 

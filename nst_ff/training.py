@@ -12,8 +12,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from nst_ff.callbacks import EndOfRunCheckpoint, GracefulStop, WeightGuard
-from nst_ff.checkpoint import atomic_save
+from nst_ff.checkpoint import atomic_save, thumbnail
 from nst_ff.data import load_styles
+from nst_ff.finetune import add_styles, read_base
 from nst_ff.module import StyleTransferModule
 from nst_ff.quality import PAINTING_SIZE, Yardstick
 from nst_ff.settings import check_resume, check_settings, prepare_run_dir, resume_path
@@ -48,14 +49,23 @@ def train(cfg: DictConfig) -> Path:
     ckpt_path = resume_path(cfg)
     prepare_run_dir(cfg, resuming=ckpt_path is not None)
     L.seed_everything(cfg.seed, workers=True)
+    base = read_base(cfg.finetune_from) if cfg.finetune_from else None
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare()  # bad folders and style images fail here, before any training
     log.info("%d content images, %d styles: %s", len(datamodule.content_paths),
              len(datamodule.style_names), ", ".join(datamodule.style_names))
-    network = hydra.utils.instantiate(cfg.model, num_styles=len(datamodule.style_names))
+    old_names = base.style_names if base else []
+    style_names = old_names + datamodule.style_names
+    network = hydra.utils.instantiate(cfg.model, num_styles=len(style_names))
+    if base:
+        add_styles(base, network, datamodule.style_names)
+        log.info("fine-tuning %s: its %d styles stay as they are; the style grid shows the new ones",
+                 base.path, len(old_names))
     if ckpt_path:
-        check_resume(ckpt_path, network.constructor_args(), datamodule.style_names)
+        check_resume(ckpt_path, network.constructor_args(), style_names)
         log.info("resuming from %s", ckpt_path)
+    new_thumbnails = [thumbnail(image) for image in datamodule.style_images]
+    old_thumbnails = base.thumbnails if base else []
     loss = hydra.utils.instantiate(cfg.loss)
     paintings = datamodule.style_images
     if datamodule.style_size != PAINTING_SIZE:
@@ -63,9 +73,12 @@ def train(cfg: DictConfig) -> Path:
     module = StyleTransferModule(
         network,
         loss,
-        datamodule.style_names,
+        style_names,
         datamodule.style_images,
         datamodule.grid_contents(),
+        frozen_styles=len(old_names),
+        # older checkpoints have no thumbnails: then none, rather than a gallery with holes
+        thumbnails=old_thumbnails + new_thumbnails if old_thumbnails is not None else None,
         yardstick=Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
         style_size=datamodule.style_size,
         run_config=OmegaConf.to_container(cfg, resolve=True),

@@ -1,0 +1,108 @@
+import shutil
+
+import pytest
+import torch
+
+from conftest import make_image, run_train, train_overrides
+from nst_ff.checkpoint import THUMBNAIL_SIZE, load_checkpoint
+from nst_ff.commands.stylize import main as stylize
+from nst_ff.module import freeze_all_but_new_styles, style_tables
+from nst_ff.settings import SettingsError
+from nst_ff.transformer import StyleTransferNetwork, one_hot
+from test_train import read_events, step_of, train_in_process
+
+
+@pytest.fixture
+def base(tmp_path, image_dirs):
+    """A network trained for 2 steps on alpha, beta, gamma, and a folder of two new styles."""
+    content, styles = image_dirs
+    base = train_in_process(train_overrides(tmp_path / "base", content, styles, steps=2))
+    new_styles = tmp_path / "new_styles"
+    for i, name in enumerate(["epsilon", "delta"]):
+        make_image(new_styles / f"{name}.png", size=(44, 36), seed=200 + i)
+    return base, content, new_styles
+
+
+def finetune_overrides(tmp_path, content, new_styles, base, steps=3):
+    return train_overrides(tmp_path / "tuned", content, new_styles, steps=steps) + [f"finetune_from={base}"]
+
+
+def outputs(network, style):
+    photo = torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return network(photo, one_hot(torch.tensor([style]), network.num_styles))
+
+
+def test_fine_tuning_adds_styles_and_leaves_the_old_ones_bit_identical(tmp_path, base):
+    base, content, new_styles = base
+    tuned = train_in_process(finetune_overrides(tmp_path, content, new_styles, base))
+    old, old_names, old_info = load_checkpoint(base)
+    new, names, info = load_checkpoint(tuned)
+    assert names == ["alpha", "beta", "gamma", "delta", "epsilon"]  # old ones, then the new in file-name order
+    assert new.num_styles == 5 and step_of(tuned) == 3
+    for style in range(3):
+        assert torch.equal(outputs(old, style), outputs(new, style))
+    new_tables = {id(t) for t in style_tables(new)}
+    for (name, after), before in zip(new.named_parameters(), old.parameters(), strict=True):
+        if id(after) in new_tables:
+            assert torch.equal(after[:3], before), name
+            assert not torch.allclose(after[3:], before.mean(0).expand(2, -1)), name  # trained from the mean
+        else:
+            assert torch.equal(after, before), name
+    # every style's thumbnail: the base's three, then the new two
+    assert len(info["thumbnails"]) == 5 and all(t.dtype == torch.uint8 for t in info["thumbnails"])
+    assert all(torch.equal(a, b) for a, b in zip(info["thumbnails"][:3], old_info["thumbnails"], strict=True))
+    assert max(info["thumbnails"][3].shape[1:]) <= THUMBNAIL_SIZE
+    # the style grid shows the new styles only: header + 2 photos, each followed by 2 styles, 32 px cells
+    (grid, *_) = read_events(tmp_path / "tuned" / "runs" / "test").Images("style_grid")
+    assert (grid.width, grid.height) == (3 * 34 + 2, 3 * 34 + 2)
+
+    # an ordinary checkpoint: it stylizes in an old and a new style, and resumes
+    photo = make_image(tmp_path / "photo.png", size=(30, 26))
+    assert stylize(["--ckpt", str(tuned), "--input", str(photo), "--style", "beta,delta",
+                    "--output", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo_beta.png", "photo_delta.png"]
+    train_in_process(finetune_overrides(tmp_path, content, new_styles, base, steps=4) + ["ckpt_path=last"])
+    assert step_of(tuned) == 4
+    resumed, _ = load_checkpoint(tuned)[:2]
+    for style in range(3):
+        assert torch.equal(outputs(old, style), outputs(resumed, style))
+
+
+def test_only_the_new_rows_learn_whatever_the_mix():
+    network = StyleTransferNetwork(num_styles=4, alpha=0.25)
+    freeze_all_but_new_styles(network, frozen_styles=3)
+    photo = torch.rand(2, 3, 16, 16)
+    network(photo, torch.full((2, 4), 0.25)).mean().backward()  # a mix that touches every style's rows
+    tables = {id(t) for t in style_tables(network)}
+    for name, parameter in network.named_parameters():
+        if id(parameter) in tables:
+            assert torch.equal(parameter.grad[:3], torch.zeros_like(parameter.grad[:3])), name
+            assert parameter.grad[3].abs().sum() > 0, name
+        else:
+            assert parameter.grad is None and not parameter.requires_grad, name
+
+
+def test_a_style_the_checkpoint_has_is_refused_before_training(tmp_path, base, image_dirs):
+    base, content, new_styles = base
+    shutil.copy(image_dirs[1] / "beta.jpg", new_styles / "beta.jpg")
+    with pytest.raises(SettingsError, match=r"finetune_from=.*already has the style\(s\) beta"):
+        train_in_process(finetune_overrides(tmp_path, content, new_styles, base))
+    assert not (tmp_path / "tuned" / "ckpt").exists()
+
+
+def test_another_network_is_refused_before_training(tmp_path, base):
+    base, content, new_styles = base
+    with pytest.raises(SettingsError, match=r"its network \{'alpha': 1.0\} differs from this run's \{'alpha': 0.5\}"):
+        train_in_process(finetune_overrides(tmp_path, content, new_styles, base) + ["model.alpha=0.5"])
+    assert not (tmp_path / "tuned" / "ckpt").exists()
+
+
+def test_a_missing_checkpoint_is_one_line_and_exit_2(tmp_path, image_dirs):
+    content, styles = image_dirs
+    missing = tmp_path / "nowhere.ckpt"
+    result = run_train(train_overrides(tmp_path, content, styles) + [f"finetune_from={missing}"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"train.py: error: finetune_from={missing}: " \
+                                                     f"checkpoint not found: {missing}"
+    assert not (tmp_path / "ckpt").exists()
