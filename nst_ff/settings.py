@@ -77,12 +77,14 @@ def check_resume(path: str, model: dict, style_names: list[str]) -> None:
         raise SettingsError(f"ckpt_path={path}: an exported inference file, not a training checkpoint "
                             "(resume from checkpoints/<run>/last.ckpt or a step=N.ckpt)")
     info = checkpoint["nst_ff"]
+    saved = list(info["style_names"])
+    if saved != style_names:
+        hint = " (a fine-tuned run: resume it with its finetune_from)" if saved[-len(style_names):] == style_names \
+            else ""
+        raise SettingsError(f"ckpt_path={path}: its styles {saved} differ from this run's {style_names}{hint}")
     if info["model"] != model:
         raise SettingsError(f"ckpt_path={path}: its network {info['model']} differs from this run's {model} "
                             "(resume with the model settings it was trained with)")
-    if list(info["style_names"]) != style_names:
-        raise SettingsError(f"ckpt_path={path}: its styles {list(info['style_names'])} differ from "
-                            f"data.style_dir's {style_names}")
 
 
 def prepare_run_dir(cfg: DictConfig, resuming: bool) -> None:

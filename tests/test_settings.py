@@ -75,7 +75,9 @@ def test_resume_checks_the_checkpoint(training_checkpoint, tmp_path):
         str(tmp_path / "missing.ckpt"): "checkpoint not found",
         "exported": "an exported inference file, not a training checkpoint",
         "alpha": "its network {'num_styles': 3, 'alpha': 1.0} differs from this run's {'num_styles': 3, 'alpha': 0.5}",
-        "styles": "its styles ['a', 'b', 'c'] differ from data.style_dir's ['a', 'b', 'd']",
+        "styles": "its styles ['a', 'b', 'c'] differ from this run's ['a', 'b', 'd']",
+        "finetuned": "its styles ['a', 'b', 'c'] differ from this run's ['b', 'c'] (a fine-tuned run: resume it "
+                     "with its finetune_from)",
     }
     export(tmp_path / "small.pt", StyleTransferNetwork(3), ["a", "b", "c"])
     for case, message in cases.items():
@@ -83,7 +85,7 @@ def test_resume_checks_the_checkpoint(training_checkpoint, tmp_path):
                                                             str(training_checkpoint))
         model = {"num_styles": 3, "alpha": 0.5 if case == "alpha" else 1.0}
         with pytest.raises(SettingsError) as error:
-            check_resume(path, model, ["a", "b", "d"] if case == "styles" else ["a", "b", "c"])
+            check_resume(path, model, {"styles": ["a", "b", "d"], "finetuned": ["b", "c"]}.get(case, ["a", "b", "c"]))
         assert str(error.value).startswith(f"ckpt_path={path}: ") and message in str(error.value), case
 
 
