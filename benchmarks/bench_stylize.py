@@ -1,8 +1,9 @@
 """Inference speed of the style transfer network: ms/image and images/s per size, batch, precision and
-torch.compile, after warm-up, with the analytic multiply-add count and the rate achieved.
+torch.compile, or on ONNX Runtime, after warm-up, with the analytic multiply-add count and the rate achieved.
 
     python benchmarks/bench_stylize.py                      # CPU, fp32, 256/512/1024 px, batch 1 and 4
     python benchmarks/bench_stylize.py --device cuda        # fp32/bf16/fp16, batch 1 and 8, eager and compiled
+    python benchmarks/bench_stylize.py --backend both       # also the exported ONNX model on ONNX Runtime (fp32)
     python benchmarks/bench_stylize.py --quick              # seconds: tiny sizes, one timed pass (CI)
 """
 
@@ -10,6 +11,7 @@ import argparse
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,11 +21,13 @@ from torch import nn
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import format_table, machine, write_json  # noqa: E402
 
+from nst_ff.onnx_model import OnnxNetwork, export_onnx  # noqa: E402
 from nst_ff.transformer import StyleTransferNetwork  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 COLUMNS = [
-    ("precision", "precision", ""), ("compile", "compile", ""), ("size", "size", "d"), ("batch", "batch", "d"),
+    ("backend", "backend", ""), ("precision", "precision", ""), ("compile", "compile", ""), ("size", "size", "d"),
+    ("batch", "batch", "d"),
     ("ms_per_image", "ms/image", ".1f"), ("images_per_s", "images/s", ".2f"),
     ("gmac_per_image", "GMAC/image", ".2f"), ("gmac_per_s", "GMAC/s", ".1f"), ("peak_memory_mb", "peak MB", ".0f"),
 ]
@@ -76,6 +80,8 @@ def parse_args(argv):
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square image sides")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="default: 1 4 on CPU, 1 8 on GPU")
     parser.add_argument("--precisions", nargs="+", choices=DTYPES, help="default: fp32 on CPU, all on GPU")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime", "both"], default="torch",
+                        help="PyTorch, the exported ONNX model on ONNX Runtime (fp32 only), or both (default torch)")
     parser.add_argument("--compile", choices=["off", "on", "both"], help="torch.compile (default: off on CPU, "
                         "both on GPU)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="NHWC tensors "
@@ -110,38 +116,48 @@ def main(argv=None) -> int:
     # Ascending pixel counts: on CPU the process's peak RSS so far is then the peak of the current config.
     shapes = sorted(((s, b) for s in args.sizes for b in args.batch_sizes), key=lambda sb: sb[0] ** 2 * sb[1])
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
-    results = []
-    for precision in args.precisions:
-        network = eager.to(device, DTYPES[precision], memory_format=memory_format)
-        for compiled in compiles:
+    models = []  # (backend, precision, compile, model)
+    if args.backend in ("onnxruntime", "both"):
+        with tempfile.TemporaryDirectory() as folder:  # exported before the network moves or changes precision
+            export_onnx(Path(folder) / "network.onnx", eager, [f"style{i}" for i in range(args.num_styles)])
+            runtime = OnnxNetwork(Path(folder) / "network.onnx", threads=args.threads).to(device)
+    if args.backend in ("torch", "both"):
+        for precision in args.precisions:
+            network = eager.to(device, DTYPES[precision], memory_format=memory_format)
             # dynamic=False: one specialised graph per shape, as a server with fixed sizes would use.
-            model = torch.compile(network, dynamic=False) if compiled else network
-            for size, batch in shapes:
-                images = torch.rand(batch, 3, size, size, device=device, dtype=DTYPES[precision])
-                images = images.contiguous(memory_format=memory_format)
-                style_weights = torch.zeros(batch, args.num_styles, device=device)
-                style_weights[:, 0] = 1
+            models += [("torch", precision, "on" if compiled else "off",
+                        torch.compile(network, dynamic=False) if compiled else network) for compiled in compiles]
+    if args.backend in ("onnxruntime", "both"):  # last: on CPU its peak RSS then counts in its rows only
+        models.append(("onnxruntime", "fp32", None, runtime))
+    results = []
+    for backend, precision, compiled, model in models:
+        for size, batch in shapes:
+            images = torch.rand(batch, 3, size, size, device=device, dtype=DTYPES[precision])
+            images = images.contiguous(memory_format=memory_format)
+            style_weights = torch.zeros(batch, args.num_styles, device=device)
+            style_weights[:, 0] = 1
 
-                @torch.inference_mode()
-                def run(model=model, images=images, style_weights=style_weights):
-                    model(images, style_weights)
+            @torch.inference_mode()
+            def run(model=model, images=images, style_weights=style_weights):
+                model(images, style_weights)
 
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
-                seconds, iterations = time_per_pass(run, device, args.warmup, args.min_time, args.min_iters)
-                macs = conv_macs(eager, size, args.num_styles)
-                row = {
-                    "device": device.type, "precision": precision, "compile": "on" if compiled else "off",
-                    "size": size, "batch": batch, "iterations": iterations,
-                    "ms_per_image": 1000 * seconds / batch, "images_per_s": batch / seconds,
-                    "gmac_per_image": macs / 1e9, "gmac_per_s": macs * batch / seconds / 1e9,
-                    "peak_memory_mb": peak_memory_mb(device),
-                }
-                results.append(row)
-                print(format_table([row], COLUMNS).splitlines()[-1], flush=True)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            seconds, iterations = time_per_pass(run, device, args.warmup, args.min_time, args.min_iters)
+            macs = conv_macs(eager, size, args.num_styles)
+            row = {
+                "device": device.type, "backend": backend, "precision": precision, "compile": compiled,
+                "size": size, "batch": batch, "iterations": iterations,
+                "ms_per_image": 1000 * seconds / batch, "images_per_s": batch / seconds,
+                "gmac_per_image": macs / 1e9, "gmac_per_s": macs * batch / seconds / 1e9,
+                "peak_memory_mb": peak_memory_mb(device),
+            }
+            results.append(row)
+            print(format_table([row], COLUMNS).splitlines()[-1], flush=True)
     settings = {k: v for k, v in vars(args).items() if k != "json"}
     report = {"benchmark": "stylize", "machine": machine(), "settings": settings, "results": results}
-    memory_note = ("peak MB: torch.cuda.max_memory_allocated per configuration" if device.type == "cuda" else
+    memory_note = ("peak MB: torch.cuda.max_memory_allocated per configuration (not ONNX Runtime's own memory)"
+                   if device.type == "cuda" else
                    "peak MB: the process's peak RSS so far (configurations run in ascending pixel count)")
     print(f"\n{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
           f"{report['machine']['gpu'] or 'no GPU'}, torch {report['machine']['torch']}, "

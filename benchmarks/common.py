@@ -45,11 +45,11 @@ def machine() -> dict:
 
 def format_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     """columns: (key, header, format spec); one line per row under a header line."""
-    widths = [max(len(header), 9) for _, header, _ in columns]
+    table = [[format(row[key], spec) if row.get(key) is not None else "-" for key, _, spec in columns]
+             for row in rows]
+    widths = [max([len(header), 9] + [len(cells[i]) for cells in table]) for i, (_, header, _) in enumerate(columns)]
     lines = ["  ".join(header.rjust(w) for (_, header, _), w in zip(columns, widths, strict=True))]
-    for row in rows:
-        cells = [format(row[key], spec) if row.get(key) is not None else "-" for key, _, spec in columns]
-        lines.append("  ".join(cell.rjust(w) for cell, w in zip(cells, widths, strict=True)))
+    lines += ["  ".join(cell.rjust(w) for cell, w in zip(cells, widths, strict=True)) for cells in table]
     return "\n".join(lines)
 
 

@@ -5,10 +5,10 @@ import json
 import sys
 
 COLUMNS = {
-    "stylize": [("precision", "precision", ""), ("compile", "compile", ""), ("size", "size", "d"),
-                ("batch", "batch", "d"), ("ms_per_image", "ms/image", ".1f"), ("images_per_s", "images/s", ".2f"),
-                ("gmac_per_image", "GMAC/image", ".2f"), ("gmac_per_s", "GMAC/s", ".1f"),
-                ("peak_memory_mb", "peak MB", ".0f")],
+    "stylize": [("backend", "backend", ""), ("precision", "precision", ""), ("compile", "compile", ""),
+                ("size", "size", "d"), ("batch", "batch", "d"), ("ms_per_image", "ms/image", ".1f"),
+                ("images_per_s", "images/s", ".2f"), ("gmac_per_image", "GMAC/image", ".2f"),
+                ("gmac_per_s", "GMAC/s", ".1f"), ("peak_memory_mb", "peak MB", ".0f")],
     "train": [("device", "device", ""), ("precision", "precision", ""), ("batch", "batch", "d"), ("size", "size", "d"),
               ("steps", "timed steps", "d"), ("s_per_step", "s/step", ".2f"), ("steps_per_s", "steps/s", ".3f"),
               ("images_per_s", "images/s", ".2f"), ("data_ms_per_step", "wait ms/step", ".0f"),

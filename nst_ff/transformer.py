@@ -107,8 +107,11 @@ def pad_for_network(images: torch.Tensor) -> torch.Tensor:
     exactly the input size, and to at least 8 px so every reflection pad has room (2 px left after the
     downsamplings). Replicate padding works on any size, even 1 px."""
     height, width = images.shape[-2:]
-    pad_h, pad_w = max(8, height + -height % 4) - height, max(8, width + -width % 4) - width
-    return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
+    # No Python branch or max(): an ONNX export traces this with symbolic sizes, and a branch would fix the
+    # padding of the example size for every size. Padding by 0 returns the same values.
+    pad_h = torch.sym_max(8, height + -height % 4) - height
+    pad_w = torch.sym_max(8, width + -width % 4) - width
+    return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate")
 
 
 def one_hot(style_index: torch.Tensor, num_styles: int) -> torch.Tensor:

@@ -3,6 +3,7 @@
 import json
 import sys
 
+import pytest
 from pytest import approx
 
 from conftest import ROOT, make_image
@@ -26,6 +27,16 @@ def test_bench_stylize_quick(tmp_path, capsys):
     small, large = report["results"][0]["gmac_per_image"], report["results"][2]["gmac_per_image"]
     assert large == 4 * small
     assert "ms/image" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_stylize_quick_on_onnx_runtime(tmp_path):
+    assert bench_stylize.main(["--quick", "--backend", "onnxruntime", "--alpha", "0.25", "--num-styles", "2",
+                               "--json", str(tmp_path / "stylize.json")]) == 0
+    rows = json.loads((tmp_path / "stylize.json").read_text())["results"]
+    assert [(r["backend"], r["precision"], r["size"], r["batch"]) for r in rows] == [
+        ("onnxruntime", "fp32", size, batch) for size in (32, 64) for batch in (1, 2)]
+    assert all(row["ms_per_image"] > 0 and row["gmac_per_s"] > 0 for row in rows)
 
 
 def test_conv_macs_match_the_formula():

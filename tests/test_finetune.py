@@ -2,6 +2,7 @@ import shutil
 
 import pytest
 import torch
+from test_train import read_events, step_of, train_in_process
 
 from conftest import make_image, run_train, train_overrides
 from nst_ff.checkpoint import THUMBNAIL_SIZE, load_checkpoint
@@ -9,7 +10,6 @@ from nst_ff.commands.stylize import main as stylize
 from nst_ff.module import freeze_all_but_new_styles, style_tables
 from nst_ff.settings import SettingsError
 from nst_ff.transformer import StyleTransferNetwork, one_hot
-from test_train import read_events, step_of, train_in_process
 
 
 @pytest.fixture

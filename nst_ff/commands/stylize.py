@@ -16,6 +16,7 @@ from nst_ff.cli import Parser, UsageError, fail
 from nst_ff.config import loss_config
 from nst_ff.images import STDIO, ImageReadError
 from nst_ff.inference import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
+from nst_ff.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
 from nst_ff.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 
@@ -26,10 +27,12 @@ CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="stylize.py", description="Paint photos in the styles of a trained nst_ff network.")
-    parser.add_argument("--ckpt", required=True, help="checkpoint from train.py (last.ckpt) or a file from --export")
+    parser.add_argument("--ckpt", required=True, help="checkpoint from train.py (last.ckpt) or a file from --export "
+                        "(.onnx: runs on ONNX Runtime)")
     parser.add_argument("--list-styles", action="store_true", help="print index and name of every style, then exit")
     parser.add_argument("--list-layers", action="store_true", help="print the layers --layers accepts, then exit")
-    parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles)")
+    parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles); "
+                        "PATH.onnx writes an ONNX model instead")
 
     io = parser.add_argument_group("images")
     io.add_argument("--input", help="an image, a folder of images (searched recursively) or - for stdin")
@@ -93,11 +96,16 @@ def choose_styles(args, style_names: list[str]):
     return choices, ("sheet" if args.sheet else None), SHEET_COLUMNS
 
 
-def pick_device(name: str, precision: str) -> torch.device:
+def pick_device(name: str, precision: str, network=None) -> torch.device:
+    # An ONNX model runs on CUDA when both torch (which holds the images) and ONNX Runtime can.
+    onnx_cuda = getattr(network, "cuda_available", True)
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        name = "cuda" if torch.cuda.is_available() and onnx_cuda else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available; use --device cpu")
+    if name == "cuda" and not onnx_cuda:
+        raise UsageError("--device cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu); "
+                         "use --device cpu")
     if precision == "fp16" and name == "cpu":
         raise UsageError("--precision fp16 needs a GPU (--device cuda); on CPU use fp32 or bf16")
     return torch.device(name)
@@ -169,7 +177,7 @@ def make_plan(args, network, style_names: list[str]) -> Plan | None:
     if not choices:
         raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
     check_numbers(args)
-    device = pick_device(args.device, args.precision)
+    device = pick_device(args.device, args.precision, network)
     photos = list_inputs(args.input, args.output or "stylized")
     plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite)
     dump = activation_dump(args, network) if args.activations else None
@@ -202,7 +210,7 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], args.strength,
                         args.preserve_color, plan.sheet_columns, plan.dump, args.json,
                         log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
-                        compile=args.compile, tile=args.tile)
+                        compile=args.compile, tile=0 if is_onnx(args.ckpt) else args.tile)
     try:
         done, errors = stylizer.run(plan.photos, plan.batches)
     finally:
@@ -213,8 +221,23 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     return 0
 
 
+def refuse_torch_only(args) -> None:
+    """An ONNX model is a graph for ONNX Runtime: what needs the PyTorch network's layers is refused."""
+    needs_torch = {"--activations": args.activations, "--list-layers": args.list_layers, "--compile": args.compile,
+                   "--tile": args.tile, "--export": args.export,
+                   f"--precision {args.precision}": args.precision != "fp32"}
+    for option, given in needs_torch.items():
+        if given:
+            raise UsageError(f"{option} needs the PyTorch network, and {args.ckpt} is an ONNX model; "
+                             "use the .ckpt or .pt file it was exported from")
+
+
 def run(args) -> int:
-    network, style_names, description = load_checkpoint(args.ckpt)
+    if is_onnx(args.ckpt):
+        refuse_torch_only(args)
+        network, style_names, description = load_onnx(args.ckpt)
+    else:
+        network, style_names, description = load_checkpoint(args.ckpt)
     if args.list_styles:
         for index, name in enumerate(style_names):
             print(f"{index}\t{name}")
@@ -224,7 +247,8 @@ def run(args) -> int:
         return 0
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision
-        export(args.export, network, style_names, training_record(description))
+        save = export_onnx if is_onnx(args.export) else export
+        save(args.export, network, style_names, training_record(description))
     return 0 if plan is None else execute(plan, args, network, style_names)
 
 
