@@ -4,6 +4,7 @@ of photos, VGG16 perceptual loss, Adam), and the peak memory.
     NST_FF_VGG_WEIGHTS=../shared/assets/vgg/vgg16_features.pth python benchmarks/bench_train.py
     python benchmarks/bench_train.py --accelerator gpu --batch-size 16 --precision bf16-mixed
     python benchmarks/bench_train.py --quick --content-dir photos/ --style-dir styles/   # seconds (CI)
+    python benchmarks/bench_train.py --finetune 2   # a fine-tuning step: only the last 2 styles' CIN rows train
 """
 
 import argparse
@@ -77,6 +78,8 @@ def parse_args(argv):
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier of the network")
     parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--finetune", type=positive_int, metavar="K", help="time fine-tuning (finetune_from): the "
+                        "last K styles are the new ones, the rest and the shared weights frozen")
     parser.add_argument("--json", default="benchmarks/results/train.json", help="report file")
     parser.add_argument("--quick", action="store_true", help="32 px, batch 2, 2 steps, random VGG: a CI smoke test")
     args = parser.parse_args(argv)
@@ -94,10 +97,15 @@ def main(argv=None) -> int:
     data = StyleTransferDataModule(args.content_dir, args.style_dir, args.size, args.style_size, args.batch_size,
                                    args.num_workers, grid_images=1)
     data.prepare()
+    frozen = len(data.style_names) - args.finetune if args.finetune else 0
+    if frozen < 0:
+        raise SystemExit(f"bench_train.py: error: --finetune {args.finetune}: {args.style_dir} has only "
+                         f"{len(data.style_names)} styles")
     network = StyleTransferNetwork(len(data.style_names), args.alpha)
     loss = PerceptualLoss(**loss_config(vgg_weights=args.vgg_weights))
-    module = StyleTransferModule(network, loss, data.style_names, data.style_images, data.grid_contents(),
-                                 image_every_n_steps=0, channels_last=args.channels_last, compile=args.compile)
+    module = StyleTransferModule(network, loss, data.style_names, data.style_images[frozen:], data.grid_contents(),
+                                 frozen_styles=frozen, image_every_n_steps=0, channels_last=args.channels_last,
+                                 compile=args.compile)
     timer = StepTimer(args.warmup)
     trainer = L.Trainer(
         max_steps=args.warmup + args.steps, max_epochs=-1, accelerator=args.accelerator, devices=1,
@@ -115,7 +123,7 @@ def main(argv=None) -> int:
         "images_per_s": args.batch_size / seconds,
         "data_ms_per_step": 1000 * sum(timer.waits) / len(timer.waits) if timer.waits else None,
         "peak_memory_mb": peak, "num_workers": args.num_workers, "compile": args.compile,
-        "content_images": len(data.content_paths), "styles": len(data.style_names),
+        "content_images": len(data.content_paths), "styles": len(data.style_names), "finetune": args.finetune,
         "vgg_weights": loss_config(vgg_weights=args.vgg_weights)["vgg"]["weights"],
     }
     report = {"benchmark": "train", "machine": machine(), "settings": vars(args), "results": [result]}

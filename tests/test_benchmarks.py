@@ -50,18 +50,20 @@ def test_conv_macs_match_the_formula():
     assert bench_stylize.conv_macs(network, s, 2) == expected
 
 
-def test_bench_train_quick(tmp_path, capsys):
+@pytest.mark.parametrize("finetune", [[], ["--finetune", "1"]])
+def test_bench_train_quick(tmp_path, capsys, finetune):
     for i in range(3):
         make_image(tmp_path / "photos" / f"p{i}.jpg", seed=i)
     for i, name in enumerate(["alpha", "beta"]):
         make_image(tmp_path / "styles" / f"{name}.png", seed=10 + i)
     assert bench_train.main(["--quick", "--content-dir", str(tmp_path / "photos"), "--style-dir",
-                             str(tmp_path / "styles"), "--json", str(tmp_path / "train.json")]) == 0
+                             str(tmp_path / "styles"), "--json", str(tmp_path / "train.json"), *finetune]) == 0
     report = json.loads((tmp_path / "train.json").read_text())
     (result,) = report["results"]
     assert result["batch"] == 2 and result["size"] == 32 and result["steps"] == 2
     assert result["steps_per_s"] > 0 and result["images_per_s"] == approx(2 * result["steps_per_s"])
     assert result["peak_memory_mb"] > 0 and result["content_images"] == 3 and result["styles"] == 2
+    assert result["finetune"] == (1 if finetune else None)
     assert "steps/s" in capsys.readouterr().out
 
 
