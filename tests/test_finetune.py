@@ -62,6 +62,9 @@ def test_fine_tuning_adds_styles_and_leaves_the_old_ones_bit_identical(tmp_path,
     assert stylize(["--ckpt", str(tuned), "--input", str(photo), "--style", "beta,delta",
                     "--output", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo_beta.png", "photo_delta.png"]
+    assert stylize(["--ckpt", str(tuned), "--export", str(tmp_path / "small.pt")]) == 0
+    exported = load_checkpoint(tmp_path / "small.pt")[2]
+    assert all(torch.equal(a, b) for a, b in zip(exported["thumbnails"], info["thumbnails"], strict=True))
     train_in_process(finetune_overrides(tmp_path, content, new_styles, base, steps=4) + ["ckpt_path=last"])
     assert step_of(tuned) == 4
     resumed, _ = load_checkpoint(tuned)[:2]
