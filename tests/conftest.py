@@ -5,9 +5,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def styled_network(num_styles=3, alpha=1.0, seed=0):
+    """A network whose styles differ visibly: random CIN tables instead of the identity initialisation."""
+    from nst_ff.transformer import StyleTransferNetwork
+
+    torch.manual_seed(seed)
+    network = StyleTransferNetwork(num_styles, alpha)
+    for name, parameter in network.named_parameters():
+        if name.endswith("gamma"):
+            torch.nn.init.normal_(parameter, 1.0, 0.5)
+        elif name.endswith("beta"):
+            torch.nn.init.normal_(parameter, 0.0, 0.5)
+    return network.eval()
 
 
 def make_image(path: Path, size=(48, 40), seed=0, mode="RGB") -> Path:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_image
+from conftest import make_image, styled_network
 from nst_ff.checkpoint import export
 from nst_ff.commands import stylize
 from nst_ff.onnx_model import OnnxNetwork, export_onnx
@@ -23,18 +23,6 @@ STYLES = ["alpha", "beta", "gamma"]
 LOSS = {"loss": {"content_weight": 1.0}, "style_size": 32}
 
 
-def styled_network(seed=0) -> StyleTransferNetwork:
-    """A slim network whose styles differ visibly: random CIN tables instead of the identity initialisation."""
-    torch.manual_seed(seed)
-    network = StyleTransferNetwork(len(STYLES), alpha=0.25)
-    for name, parameter in network.named_parameters():
-        if name.endswith("gamma"):
-            torch.nn.init.normal_(parameter, 1.0, 0.5)
-        elif name.endswith("beta"):
-            torch.nn.init.normal_(parameter, 0.0, 0.5)
-    return network.eval()
-
-
 def run(*argv) -> int:
     return stylize.main([str(arg) for arg in argv])
 
@@ -43,7 +31,7 @@ def run(*argv) -> int:
 def exported(tmp_path_factory) -> tuple[Path, Path, StyleTransferNetwork]:
     """(the .pt file, the .onnx file exported from it by stylize.py --export, the network): one export a session."""
     root = tmp_path_factory.mktemp("onnx")
-    network = styled_network()
+    network = styled_network(alpha=0.25)
     export(root / "net.pt", network, STYLES, {**LOSS, "thumbnails": [torch.zeros(3, 4, 4, dtype=torch.uint8)] * 3})
     (root / "net.onnx").write_bytes(b"an older file")  # --overwrite replaces it, as for .pt
     assert run("--ckpt", root / "net.pt", "--export", root / "net.onnx", "--overwrite") == 0
@@ -95,7 +83,7 @@ def test_metadata_describes_the_network(exported, capsys):
 
 @pytest.mark.slow
 def test_export_leaves_the_network_as_it_was(tmp_path):
-    network = styled_network(seed=1).train()
+    network = styled_network(alpha=0.25, seed=1).train()
     before = {name: tensor.clone() for name, tensor in network.state_dict().items()}
     export_onnx(tmp_path / "net.onnx", network, STYLES)
     assert network.training and all(torch.equal(before[name], t) for name, t in network.state_dict().items())

@@ -12,7 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from conftest import ROOT, make_image, train_overrides
+from conftest import ROOT, make_image, styled_network, train_overrides
 from nst_ff.checkpoint import export
 from nst_ff.commands import stylize
 from nst_ff.images import read_image, to_pil
@@ -21,18 +21,6 @@ from nst_ff.training import train
 from nst_ff.transformer import StyleTransferNetwork, one_hot
 
 STYLES = ["alpha", "beta", "gamma"]
-
-
-def styled_network(seed=0) -> StyleTransferNetwork:
-    """A network whose styles differ visibly: random CIN tables instead of the identity initialisation."""
-    torch.manual_seed(seed)
-    network = StyleTransferNetwork(len(STYLES))
-    for name, parameter in network.named_parameters():
-        if name.endswith("gamma"):
-            torch.nn.init.normal_(parameter, 1.0, 0.5)
-        elif name.endswith("beta"):
-            torch.nn.init.normal_(parameter, 0.0, 0.5)
-    return network.eval()
 
 
 @pytest.fixture(scope="module")
