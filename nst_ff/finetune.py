@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import torch
 
 from nst_ff.checkpoint import CheckpointError, load_checkpoint
-from nst_ff.module import style_tables
 from nst_ff.settings import SettingsError
 from nst_ff.transformer import StyleTransferNetwork
 
@@ -43,7 +42,7 @@ def add_styles(base: Base, network: StyleTransferNetwork, new_names: list[str]) 
         raise SettingsError(f"finetune_from={base.path}: its network {trained} differs from this run's {wanted} "
                             "(fine-tune with the model settings it was trained with)")
     old = len(base.style_names)
-    tables = {id(table) for table in style_tables(network)}
+    tables = {id(table) for table in network.style_tables()}
     with torch.no_grad():  # the same architecture: parameters in the same order
         for parameter, source in zip(network.parameters(), base.network.parameters(), strict=True):
             if id(parameter) in tables:  # [old + new, C] from [old, C]
@@ -51,3 +50,14 @@ def add_styles(base: Base, network: StyleTransferNetwork, new_names: list[str]) 
                 parameter[old:] = source.mean(dim=0)
             else:
                 parameter.copy_(source)
+
+
+def freeze_all_but_new_styles(network: StyleTransferNetwork, frozen_styles: int) -> None:
+    """Only the rows after the first `frozen_styles` of each gamma/beta table learn: the shared weights get no
+    gradient at all, the old rows a zero one (so Adam leaves them bit-identical), whatever mixes a step uses."""
+    tables = network.style_tables()
+    for parameter in network.parameters():
+        parameter.requires_grad_(any(parameter is table for table in tables))
+    old_rows = torch.arange(frozen_styles)
+    for table in tables:
+        table.register_hook(lambda grad: grad.index_fill(0, old_rows.to(grad.device), 0))

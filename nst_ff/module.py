@@ -7,10 +7,11 @@ from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
 from nst_ff.checkpoint import NST_FF_KEY, describe
+from nst_ff.finetune import freeze_all_but_new_styles
 from nst_ff.loss import PerceptualLoss
 from nst_ff.quality import METRICS, Yardstick, measure
 from nst_ff.recipe import StyleSampler, warmup_cosine
-from nst_ff.transformer import ConditionalInstanceNorm2d, StyleTransferNetwork, one_hot
+from nst_ff.transformer import StyleTransferNetwork, one_hot
 
 
 class NonFiniteLossError(RuntimeError):
@@ -144,7 +145,7 @@ class StyleTransferModule(L.LightningModule):
                 writer.add_scalar(f"quality/{metric}", value, self.global_step)
 
     def configure_optimizers(self):
-        tables = style_tables(self.network)
+        tables = self.network.style_tables()
         shared = [p for p in self.network.parameters() if all(p is not t for t in tables)]
         groups = [{"params": shared, "lr": self.lr, "name": "shared"}] if not self.frozen_styles else []
         # Each style's rows learn from its own examples only.
@@ -179,19 +180,3 @@ class StyleTransferModule(L.LightningModule):
         schedule["base_lrs"] = [base[g["name"]] for g in checkpoint["optimizer_states"][0]["param_groups"]]
         schedule["_last_lr"] = [base * factor for base in schedule["base_lrs"]]
 
-
-def style_tables(network: StyleTransferNetwork) -> list[torch.nn.Parameter]:
-    """Every conditional instance norm's gamma and beta tables, [N, C] each."""
-    norms = [m for m in network.modules() if isinstance(m, ConditionalInstanceNorm2d)]
-    return [table for norm in norms for table in (norm.gamma, norm.beta)]
-
-
-def freeze_all_but_new_styles(network: StyleTransferNetwork, frozen_styles: int) -> None:
-    """Only the rows after the first `frozen_styles` of each gamma/beta table learn: the shared weights get no
-    gradient at all, the old rows a zero one (so Adam leaves them bit-identical), whatever mixes a step uses."""
-    tables = style_tables(network)
-    for parameter in network.parameters():
-        parameter.requires_grad_(any(parameter is table for table in tables))
-    old_rows = torch.arange(frozen_styles)
-    for table in tables:
-        table.register_hook(lambda grad: grad.index_fill(0, old_rows.to(grad.device), 0))

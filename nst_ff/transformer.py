@@ -85,6 +85,11 @@ class StyleTransferNetwork(nn.Module):
     def constructor_args(self) -> dict:
         return {"num_styles": self.num_styles, "alpha": self.alpha}
 
+    def style_tables(self) -> list[nn.Parameter]:
+        """Every conditional instance norm's gamma and beta tables, [N, C] each: all that is per style."""
+        norms = [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+        return [table for norm in norms for table in (norm.gamma, norm.beta)]
+
     def forward(self, images: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         if style_weights.shape != (images.shape[0], self.num_styles):
             raise ValueError(

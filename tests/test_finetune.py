@@ -7,7 +7,7 @@ from test_train import read_events, step_of, train_in_process
 from conftest import make_image, run_train, train_overrides
 from nst_ff.checkpoint import THUMBNAIL_SIZE, load_checkpoint
 from nst_ff.commands.stylize import main as stylize
-from nst_ff.module import freeze_all_but_new_styles, style_tables
+from nst_ff.finetune import freeze_all_but_new_styles
 from nst_ff.settings import SettingsError
 from nst_ff.transformer import StyleTransferNetwork, one_hot
 
@@ -42,7 +42,7 @@ def test_fine_tuning_adds_styles_and_leaves_the_old_ones_bit_identical(tmp_path,
     assert new.num_styles == 5 and step_of(tuned) == 3
     for style in range(3):
         assert torch.equal(outputs(old, style), outputs(new, style))
-    new_tables = {id(t) for t in style_tables(new)}
+    new_tables = {id(t) for t in new.style_tables()}
     for (name, after), before in zip(new.named_parameters(), old.parameters(), strict=True):
         if id(after) in new_tables:
             assert torch.equal(after[:3], before), name
@@ -77,7 +77,7 @@ def test_only_the_new_rows_learn_whatever_the_mix():
     freeze_all_but_new_styles(network, frozen_styles=3)
     photo = torch.rand(2, 3, 16, 16)
     network(photo, torch.full((2, 4), 0.25)).mean().backward()  # a mix that touches every style's rows
-    tables = {id(t) for t in style_tables(network)}
+    tables = {id(t) for t in network.style_tables()}
     for name, parameter in network.named_parameters():
         if id(parameter) in tables:
             assert torch.equal(parameter.grad[:3], torch.zeros_like(parameter.grad[:3])), name
