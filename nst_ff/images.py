@@ -40,12 +40,16 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Upright RGB PIL image. Raises ImageReadError for unreadable, truncated or oversized files."""
     path = Path(path)
+    return _open(path, str(path), max_pixels, lambda: path.is_file() and path.stat().st_size == 0)
+
+
+def _open(source, label: str, max_pixels: int, is_empty: Callable[[], bool]) -> Image.Image:
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageReadError(
-                    f"{path}: {width}x{height} pixels is over the limit of {max_pixels} (decompression bomb?)"
+                    f"{label}: {width}x{height} pixels is over the limit of {max_pixels} (decompression bomb?)"
                 )
             image = ImageOps.exif_transpose(image)
             image.load()
@@ -53,15 +57,21 @@ def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
     except ImageReadError:
         raise
     except Image.DecompressionBombError as error:
-        raise ImageReadError(f"{path}: refused, {error}") from None
+        raise ImageReadError(f"{label}: refused, {error}") from None
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as error:
-        reason = "empty file" if path.is_file() and path.stat().st_size == 0 else str(error) or type(error).__name__
-        raise ImageReadError(f"{path}: cannot read image ({reason})") from None
+        reason = "empty file" if is_empty() else str(error) or type(error).__name__
+        raise ImageReadError(f"{label}: cannot read image ({reason})") from None
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """[3, H, W] float32 in [0, 1], upright RGB."""
     return TF.to_dtype(TF.pil_to_tensor(open_image(path, max_pixels)), torch.float32, scale=True)
+
+
+def decode_image(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """As read_image, for the bytes of a file (an upload) that never touches the disk; `name` labels errors."""
+    image = _open(io.BytesIO(data), name, max_pixels, lambda: not data)
+    return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True)
 
 
 def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
@@ -145,10 +155,13 @@ def save_image(image: torch.Tensor, destination: str | os.PathLike, allowed=WRIT
 
 
 def save_gif(frames: list[Image.Image], path: str | os.PathLike, frame_ms: int = 100) -> None:
+    write_atomically(path, lambda f: write_gif(frames, f, frame_ms))
+
+
+def write_gif(frames: list[Image.Image], file: BinaryIO, frame_ms: int = 100) -> None:
     """An animated GIF that plays once per loop, forever, holding the last frame a second longer."""
     durations = [frame_ms] * (len(frames) - 1) + [frame_ms + 1000]
-    write_atomically(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
-                                                    duration=durations, loop=0))
+    frames[0].save(file, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
 
 
 def labelled_sheet(images: torch.Tensor, labels: list[str], columns: int = SHEET_COLUMNS) -> torch.Tensor:
