@@ -75,40 +75,42 @@ def style_weights(names: list[str], description: dict) -> torch.Tensor:
     """A gallery of the styles, each with its weight slider; the mix [1, N]."""
     thumbnails = description.get("thumbnails")
     sliders = []
-    columns = st.columns(min(len(names), 6))
+    columns = st.columns(min(len(names), 8))
     for index, name in enumerate(names):
         with columns[index % len(columns)]:
             if thumbnails:
-                st.image(thumbnails[index].permute(1, 2, 0).numpy(), caption=name)
+                st.image(thumbnails[index].permute(1, 2, 0).numpy(), width=96)
             sliders.append(st.slider(name, 0.0, 1.0, 1.0 if index == 0 else 0.0, 0.05, key=f"style_{name}"))
     return workbench.style_mix(sliders)
 
 
 def stylize_view(network, names, description, photo) -> None:
+    left, right = st.columns(2)  # the pictures on top, the sliders under them
     weights = style_weights(names, description)
-    left, right = st.columns(2)
-    strength = left.slider("strength", 0.0, 1.0, 1.0, 0.05, key="strength")
-    keep_color = right.checkbox("keep the photo's colours", key="keep_color")
+    strength = st.slider("strength", 0.0, 1.0, 1.0, 0.05, key="strength")
+    keep_color = st.checkbox("keep the photo's colours", key="keep_color")
     image, seconds = workbench.stylize_photo(network, photo, weights, strength, keep_color)
     st.session_state["result"] = to_uint8(image)  # what the page shows, for tests and the download
     left.image(to_uint8(photo).permute(1, 2, 0).numpy(), caption="photo")
     right.image(st.session_state["result"].permute(1, 2, 0).numpy(),
                 caption=f"{photo.shape[-1]}x{photo.shape[-2]} in {seconds * 1000:.0f} ms")
-    st.download_button("download PNG", workbench.png_bytes(image), "stylized.png", "image/png")
+    right.download_button("download PNG", workbench.png_bytes(image), "stylized.png", "image/png")
 
 
 def inside_view(network, names, description, photo) -> None:
-    weights = style_weights(names, description)
     layers = list(transformer_layers(network))
     chosen = st.multiselect("network layers", layers, default=[layers[0], layers[5]], key="layers")
     vgg_chosen = st.multiselect("VGG layers (of the output)", VGG_LAYERS, key="vgg_layers")
     left, right = st.columns(2)
     channels = left.selectbox("channels", list(CHANNEL_CRITERIA), key="channels")
     colormap = right.text_input("colour map (matplotlib)", "nipy_spectral", key="colormap")
+    area = st.container()  # the maps, above the style mix
+    weights = style_weights(names, description)
     vgg = vgg_of(tuple(vgg_chosen), vgg_weights()) if vgg_chosen else None
     maps = workbench.activation_maps(network, photo, weights, chosen, channels, colormap, vgg)
-    for name, grid in maps.items():
-        st.image(grid.permute(1, 2, 0).numpy(), caption=name)
+    columns = area.columns(2)
+    for index, (name, grid) in enumerate(maps.items()):
+        columns[index % 2].image(grid.permute(1, 2, 0).numpy(), caption=name)
 
 
 def optimize_view() -> None:
@@ -150,7 +152,7 @@ def optimize_view() -> None:
         if step % max(1, int(steps) // 20) == 0 or step == steps:
             run["frames"].append(run["image"])
         bar.progress(step / steps, text=f"step {step} of {steps}: loss {terms['total']:.4f}")
-        picture.image(to_uint8(run["image"]).permute(1, 2, 0).numpy(), caption=f"step {step}")
+        picture.image(to_uint8(run["image"]).permute(1, 2, 0).numpy(), caption=f"step {step}", width=384)
         chart.line_chart({"loss": run["losses"]})
 
     workbench.optimize_photo(loss, photo, painting, int(steps), optimizer, init, on_step)

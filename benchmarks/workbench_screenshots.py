@@ -1,0 +1,120 @@
+"""Screenshots of the workbench's three views (docs/workbench_*.png) and how long each takes to respond in a
+real browser: Debian's headless Chromium driven by Selenium against `streamlit run workbench.py`.
+
+    NST_FF_VGG_WEIGHTS=../shared/assets/vgg/vgg16_features.pth python benchmarks/workbench_screenshots.py
+
+Run from the repository root after training (the page picks the newest checkpoints/*/last.ckpt).
+"""
+
+import argparse
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTION = ("return Array.from(document.querySelectorAll('div')).map(d => d.innerText)"
+           ".find(t => /^\\d+x\\d+ in \\d+ ms$/.test(t)) || null;")
+
+
+PAGE_HAS = "return document.body.innerText.includes(arguments[0]);"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def browser() -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(shutil.which("chromedriver")), options=options)
+
+
+def wait_for(driver, condition, timeout=120):
+    """Seconds until condition(driver) is truthy, and its value."""
+    start = time.perf_counter()
+    value = WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    return time.perf_counter() - start, value
+
+
+def idle(driver) -> bool:
+    """Streamlit shows a "Running..." status widget while the script runs."""
+    return not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidgetRunningIcon"]')
+
+
+def save(driver, path: Path) -> None:
+    """A screenshot as a 256-colour PNG (a fraction of the size, the same picture to the eye)."""
+    picture = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    picture.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+
+
+def choose_view(driver, label: str) -> None:
+    driver.find_element(By.XPATH, f"//label[.//p[text()='{label}']]").click()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(ROOT / "docs"), help="folder of the screenshots (default docs/)")
+    args = parser.parse_args(argv)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench.py"),
+                               "--server.headless", "true", "--server.address", "127.0.0.1",
+                               "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+    driver = browser()
+    out = Path(args.out)
+    try:
+        time.sleep(3)
+        start = time.perf_counter()
+        driver.get(f"http://127.0.0.1:{port}")
+        _, caption = wait_for(driver, lambda d: d.execute_script(CAPTION))
+        print(f"stylize, first page (loads the network): {time.perf_counter() - start:.2f} s; {caption}")
+        slider = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSlider"] input[type="range"]')[1]
+        driver.execute_script("arguments[0].focus();", slider)  # the second style's, at 0
+        ActionChains(driver).send_keys(Keys.RIGHT * 10).perform()  # to 0.5: half the first style, half the second
+        seconds, caption = wait_for(driver, lambda d: idle(d) and d.execute_script(CAPTION) != caption
+                                    and d.execute_script(CAPTION))
+        print(f"stylize, a slider moved: {seconds:.2f} s to the new image; {caption}")
+        time.sleep(1)
+        save(driver, out / "workbench_stylize.png")
+
+        choose_view(driver, "Inside the network")
+        seconds, _ = wait_for(driver, lambda d: idle(d) and len(d.find_elements(By.CSS_SELECTOR, "img")) > 2)
+        print(f"inside the network, two layers: {seconds:.2f} s")
+        time.sleep(1)
+        save(driver, out / "workbench_activations.png")
+
+        choose_view(driver, "Per-image optimisation")
+        wait_for(driver, lambda d: d.execute_script(
+            "const b = Array.from(document.querySelectorAll('button')).find(b => b.innerText == 'optimise');"
+            "if (b) b.click(); return Boolean(b);"))
+        seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "step 10 of"))
+        print(f"optimisation, 30 L-BFGS steps at 128 px: step 10 shown after {seconds:.2f} s")
+        save(driver, out / "workbench_optimize.png")
+        seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "download GIF"))
+        print(f"optimisation finished {seconds:.2f} s later")
+    finally:
+        driver.quit()
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
