@@ -3,7 +3,7 @@
 
 import sys
 
-from nst_ff.commands.evaluate import main
+from nst_ff.cli.evaluate_main import main
 
 if __name__ == "__main__":
     sys.exit(main())

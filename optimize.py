@@ -3,7 +3,7 @@
 
 import sys
 
-from nst_ff.commands.optimize import main
+from nst_ff.cli.optimize_main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,7 @@
 
 import sys
 
-from nst_ff.commands.stylize import main
+from nst_ff.cli.stylize_main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,8 +21,8 @@ from PIL import Image
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import ROOT, format_table, machine, write_json  # noqa: E402
 
-from nst_ff.checkpoint import export  # noqa: E402
-from nst_ff.transformer import StyleTransferNetwork  # noqa: E402
+from nst_ff.model.checkpoint import export  # noqa: E402
+from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
 
 COLUMNS = [("size", "size", "d"), ("tile", "tile", ""), ("megapixels", "MP", ".1f"), ("seconds", "seconds", ".1f"),
            ("stylize_seconds", "network s", ".1f"), ("peak_memory_mb", "peak MB", ".0f")]

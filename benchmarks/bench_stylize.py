@@ -21,8 +21,8 @@ from torch import nn
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import format_table, machine, write_json  # noqa: E402
 
-from nst_ff.onnx_model import OnnxNetwork, export_onnx  # noqa: E402
-from nst_ff.transformer import StyleTransferNetwork  # noqa: E402
+from nst_ff.infer.onnx_model import OnnxNetwork, export_onnx  # noqa: E402
+from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 COLUMNS = [

@@ -19,12 +19,12 @@ import torch
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import ROOT, format_table, machine, write_json  # noqa: E402
 
-from nst_ff.cli import positive_int  # noqa: E402
-from nst_ff.config import loss_config  # noqa: E402
-from nst_ff.data import StyleTransferDataModule  # noqa: E402
-from nst_ff.loss import PerceptualLoss  # noqa: E402
-from nst_ff.module import StyleTransferModule  # noqa: E402
-from nst_ff.transformer import StyleTransferNetwork  # noqa: E402
+from nst_ff.cli.arguments import positive_int  # noqa: E402
+from nst_ff.io.config import loss_config  # noqa: E402
+from nst_ff.loss.perceptual import PerceptualLoss  # noqa: E402
+from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
+from nst_ff.train.data import StyleTransferDataModule  # noqa: E402
+from nst_ff.train.module import StyleTransferModule  # noqa: E402
 
 COLUMNS = [
     ("device", "device", ""), ("precision", "precision", ""), ("batch", "batch", "d"), ("size", "size", "d"),

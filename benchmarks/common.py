@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from nst_ff import jsonfile
+from nst_ff.io import jsonfile
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,19 +18,19 @@ from torchvision.utils import make_grid
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import machine  # noqa: E402
 
-from nst_ff import jsonfile  # noqa: E402
-from nst_ff.cli import positive_int  # noqa: E402
-from nst_ff.config import default_style_size, loss_config  # noqa: E402
-from nst_ff.evaluate import load_photos  # noqa: E402
-from nst_ff.images import (  # noqa: E402
+from nst_ff.cli.arguments import positive_int  # noqa: E402
+from nst_ff.io import jsonfile  # noqa: E402
+from nst_ff.io.config import default_style_size, loss_config  # noqa: E402
+from nst_ff.io.images import (  # noqa: E402
     list_images,
     read_image,
     resize_shorter,
     save_image,  # noqa: E402
 )
-from nst_ff.loss import PerceptualLoss  # noqa: E402
-from nst_ff.optimize import optimize_image  # noqa: E402
-from nst_ff.quality import PAINTING_SIZE, Yardstick, format_quality, measure  # noqa: E402
+from nst_ff.loss.perceptual import PerceptualLoss  # noqa: E402
+from nst_ff.measure.evaluation import load_photos  # noqa: E402
+from nst_ff.measure.optimization import optimize_image  # noqa: E402
+from nst_ff.measure.quality import PAINTING_SIZE, Yardstick, format_quality, measure  # noqa: E402
 
 
 def main(argv=None) -> int:

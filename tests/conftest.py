@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def styled_network(num_styles=3, alpha=1.0, seed=0):
     """A network whose styles differ visibly: random CIN tables instead of the identity initialisation."""
-    from nst_ff.transformer import StyleTransferNetwork
+    from nst_ff.model.transformer import StyleTransferNetwork
 
     torch.manual_seed(seed)
     network = StyleTransferNetwork(num_styles, alpha)

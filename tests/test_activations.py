@@ -11,10 +11,10 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import HISTOGRAMS, IMAGES, EventAccumulator
 
 from conftest import make_image
-from nst_ff.activations import CHANNEL_CRITERIA, select_channels
-from nst_ff.checkpoint import export
-from nst_ff.commands import stylize
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.cli import stylize_main as stylize
+from nst_ff.infer.activations import CHANNEL_CRITERIA, select_channels
+from nst_ff.model.checkpoint import export
+from nst_ff.model.transformer import StyleTransferNetwork
 
 SIZE = 32  # photo side; contract2 and expand1 work at SIZE / 2, contract3 and the residual blocks at SIZE / 4
 LAYER_SHAPES = {  # layer: (channels, side) for the default network

@@ -7,7 +7,7 @@ import pytest
 from pytest import approx
 
 from conftest import ROOT, make_image
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.model.transformer import StyleTransferNetwork
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_large  # noqa: E402

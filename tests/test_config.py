@@ -4,9 +4,9 @@ import hydra
 import pytest
 from hydra import compose, initialize_config_dir
 
-from nst_ff.data import StyleTransferDataModule
-from nst_ff.loss import PerceptualLoss
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.loss.perceptual import PerceptualLoss
+from nst_ff.model.transformer import StyleTransferNetwork
+from nst_ff.train.data import StyleTransferDataModule
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))

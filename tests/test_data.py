@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from conftest import make_image
-from nst_ff.data import ContentImages, DataError, StyleTransferDataModule, load_styles
-from nst_ff.images import ImageReadError, list_images, read_image
+from nst_ff.io.images import ImageReadError, list_images, read_image
+from nst_ff.train.data import ContentImages, DataError, StyleTransferDataModule, load_styles
 
 
 def datamodule(content, styles, **kwargs):

@@ -7,13 +7,13 @@ import torch
 from torch import nn
 
 from conftest import make_image
-from nst_ff.checkpoint import export
-from nst_ff.commands import evaluate as evaluate_cli
-from nst_ff.config import loss_config
-from nst_ff.evaluate import evaluate, load_photos
-from nst_ff.images import read_image
-from nst_ff.loss import PerceptualLoss
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.cli import evaluate_main as evaluate_cli
+from nst_ff.io.config import loss_config
+from nst_ff.io.images import read_image
+from nst_ff.loss.perceptual import PerceptualLoss
+from nst_ff.measure.evaluation import evaluate, load_photos
+from nst_ff.model.checkpoint import export
+from nst_ff.model.transformer import StyleTransferNetwork
 
 STYLES = ["alpha", "beta", "gamma"]
 

@@ -5,11 +5,11 @@ import torch
 from test_train import read_events, step_of, train_in_process
 
 from conftest import make_image, run_train, train_overrides
-from nst_ff.checkpoint import THUMBNAIL_SIZE, load_checkpoint
-from nst_ff.commands.stylize import main as stylize
-from nst_ff.finetune import freeze_all_but_new_styles
-from nst_ff.settings import SettingsError
-from nst_ff.transformer import StyleTransferNetwork, one_hot
+from nst_ff.cli.stylize_main import main as stylize
+from nst_ff.model.checkpoint import THUMBNAIL_SIZE, load_checkpoint
+from nst_ff.model.transformer import StyleTransferNetwork, one_hot
+from nst_ff.train.finetune import freeze_all_but_new_styles
+from nst_ff.train.settings import SettingsError
 
 
 @pytest.fixture

@@ -23,20 +23,20 @@ def test_a_wheel_install_runs_optimize_and_evaluate_defaults_from_another_direct
     photo = make_image(elsewhere / "photo.png", size=(40, 32))
     painting = make_image(elsewhere / "painting.png", size=(40, 40), seed=1)
     env = {**os.environ, "NST_FF_VGG_WEIGHTS": "random", "PYTHONPATH": ""}
-    where = subprocess.run([python, "-c", "import nst_ff.config as c; print(c.conf_dir())"], cwd=elsewhere,
+    where = subprocess.run([python, "-c", "import nst_ff.io.config as c; print(c.conf_dir())"], cwd=elsewhere,
                            env=env, capture_output=True, text=True, check=True).stdout
     assert str(venv) in where  # the installed copy, not this source tree
-    optimize = subprocess.run([python, "-m", "nst_ff.commands.optimize", "--input", str(photo), "--style-image",
+    optimize = subprocess.run([python, "-m", "nst_ff.cli.optimize_main", "--input", str(photo), "--style-image",
                                str(painting), "--output", "out.png", "--steps", "2", "--size", "32"],
                               cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert optimize.returncode == 0, optimize.stderr[-3000:]
     assert (elsewhere / "out.png").is_file()
-    network = subprocess.run([python, "-c", "from nst_ff.checkpoint import export; "
-                              "from nst_ff.transformer import StyleTransferNetwork; "
+    network = subprocess.run([python, "-c", "from nst_ff.model.checkpoint import export; "
+                              "from nst_ff.model.transformer import StyleTransferNetwork; "
                               "export('net.pt', StyleTransferNetwork(1), ['painting'])"],
                              cwd=elsewhere, env=env, capture_output=True, text=True, check=True)
     assert network.returncode == 0
-    evaluate = subprocess.run([python, "-m", "nst_ff.commands.evaluate", "--ckpt", "net.pt", "--content-dir", ".",
+    evaluate = subprocess.run([python, "-m", "nst_ff.cli.evaluate_main", "--ckpt", "net.pt", "--content-dir", ".",
                                "--style-dir", ".", "--size", "32", "--opt-steps", "0", "--log", "tb"],
                               cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]

@@ -3,8 +3,8 @@ import torch
 import torchvision
 from torchvision.models import vgg as vgg_models
 
-from nst_ff.loss import PerceptualLoss, gram_matrix, total_variation
-from nst_ff.vgg import VGGFeatures, VGGWeightsError, layer_names
+from nst_ff.loss.perceptual import PerceptualLoss, gram_matrix, total_variation
+from nst_ff.loss.vgg import VGGFeatures, VGGWeightsError, layer_names
 
 RANDOM_VGG = {"arch": "vgg16", "weights": "random"}
 

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from conftest import make_image, styled_network
-from nst_ff.checkpoint import export
-from nst_ff.commands import stylize
-from nst_ff.onnx_model import OnnxNetwork, export_onnx
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.cli import stylize_main as stylize
+from nst_ff.infer.onnx_model import OnnxNetwork, export_onnx
+from nst_ff.model.checkpoint import export
+from nst_ff.model.transformer import StyleTransferNetwork
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

@@ -7,13 +7,13 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from conftest import ROOT, make_image
-from nst_ff.checkpoint import export
-from nst_ff.commands import optimize
-from nst_ff.config import loss_config
-from nst_ff.images import read_image, resize_shorter
-from nst_ff.loss import PerceptualLoss
-from nst_ff.optimize import initial_image, optimize_image
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.cli import optimize_main as optimize
+from nst_ff.io.config import loss_config
+from nst_ff.io.images import read_image, resize_shorter
+from nst_ff.loss.perceptual import PerceptualLoss
+from nst_ff.measure.optimization import initial_image, optimize_image
+from nst_ff.model.checkpoint import export
+from nst_ff.model.transformer import StyleTransferNetwork
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nst_ff.quality import Yardstick, format_quality, measure
+from nst_ff.measure.quality import Yardstick, format_quality, measure
 
 NAMES = ["alpha", "beta", "gamma"]
 

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 import torch
 
-from nst_ff.recipe import StyleSampler, warmup_cosine
+from nst_ff.train.recipe import StyleSampler, warmup_cosine
 
 
 def test_balanced_sampling_gives_every_style_equally_often():

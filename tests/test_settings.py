@@ -7,9 +7,9 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from conftest import ROOT, run_train, train_overrides
-from nst_ff.checkpoint import export
-from nst_ff.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
-from nst_ff.transformer import StyleTransferNetwork
+from nst_ff.model.checkpoint import export
+from nst_ff.model.transformer import StyleTransferNetwork
+from nst_ff.train.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
 
 
 def config(tmp_path: Path, *overrides: str):

@@ -13,12 +13,12 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from conftest import ROOT, make_image, styled_network, train_overrides
-from nst_ff.checkpoint import export
-from nst_ff.commands import stylize
-from nst_ff.images import read_image, to_pil
-from nst_ff.inference import RGB_TO_YCBCR
-from nst_ff.training import train
-from nst_ff.transformer import StyleTransferNetwork, one_hot
+from nst_ff.cli import stylize_main as stylize
+from nst_ff.infer.stylizer import RGB_TO_YCBCR
+from nst_ff.io.images import read_image, to_pil
+from nst_ff.model.checkpoint import export
+from nst_ff.model.transformer import StyleTransferNetwork, one_hot
+from nst_ff.train.training import train
 
 STYLES = ["alpha", "beta", "gamma"]
 

@@ -11,11 +11,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from conftest import ROOT, run_train, train_overrides
-from nst_ff.checkpoint import load_network, weights_problem
-from nst_ff.config import loss_config
-from nst_ff.loss import PerceptualLoss
-from nst_ff.module import NonFiniteLossError
-from nst_ff.training import train
+from nst_ff.io.config import loss_config
+from nst_ff.loss.perceptual import PerceptualLoss
+from nst_ff.model.checkpoint import load_network, weights_problem
+from nst_ff.train.module import NonFiniteLossError
+from nst_ff.train.training import train
 
 
 def read_events(logdir):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nst_ff.transformer import ConditionalInstanceNorm2d, StyleTransferNetwork, one_hot
+from nst_ff.model.transformer import ConditionalInstanceNorm2d, StyleTransferNetwork, one_hot
 
 
 @pytest.fixture

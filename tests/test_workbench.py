@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from conftest import ROOT, styled_network
-from nst_ff.checkpoint import export
-from nst_ff.commands.stylize import main as stylize
+from nst_ff.cli.stylize_main import main as stylize
+from nst_ff.model.checkpoint import export
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 

@@ -1,0 +1,1 @@
+"""The browser workbench: its computations (free of Streamlit) and its page."""

@@ -1,0 +1,151 @@
+"""Score a checkpoint: its quality on the fixed yardstick (identification, style gain, content error), and
+its loss against per-image optimisation of the loss it was trained on:
+`python evaluate.py --ckpt checkpoints/last.ckpt --content-dir photos/ --style-dir styles/ [--size 256]
+[--limit N] [--opt-steps S]` (`--opt-steps 0`: the quality report alone, in seconds).
+Prints tables; writes a JSON file and a TensorBoard run."""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+from nst_ff.cli.arguments import Parser, fail, non_negative, non_negative_int, positive_int
+from nst_ff.errors import UsageError
+from nst_ff.io import jsonfile
+from nst_ff.io.config import default_style_size, loss_config
+from nst_ff.io.images import ImageReadError, read_image, resize_shorter
+from nst_ff.io.paths import check_writable
+from nst_ff.loss.perceptual import PerceptualLoss
+from nst_ff.loss.vgg import VGGWeightsError
+from nst_ff.measure.evaluation import evaluate, find_paintings, format_table, load_photos, write_tensorboard
+from nst_ff.measure.optimization import OPTIMIZERS
+from nst_ff.measure.quality import PAINTING_SIZE, Yardstick, format_quality, measure
+from nst_ff.model.checkpoint import CheckpointError, load_checkpoint
+
+
+def parse_args(argv):
+    parser = Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", required=True, help="training checkpoint or exported network")
+    parser.add_argument("--content-dir", required=True, help="photos (searched recursively, sorted)")
+    parser.add_argument("--style-dir", required=True, help="the paintings, named by style (file stem)")
+    parser.add_argument("--styles", help="comma-separated subset of the checkpoint's styles (default: all)")
+    parser.add_argument("--size", type=positive_int, default=256, help="photos resized and centre-cropped (256)")
+    parser.add_argument("--style-size", type=positive_int, help="shorter side of the paintings "
+                        "(default: the checkpoint's training value, else conf/data/folders.yaml)")
+    parser.add_argument("--limit", type=positive_int, default=4, help="photos to use (default 4)")
+    parser.add_argument("--opt-steps", type=non_negative_int, default=200,
+                        help="optimiser steps per photo (200); 0: the quality report alone")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
+    parser.add_argument("--content-weight", type=non_negative,
+                        help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
+    parser.add_argument("--style-weight", type=non_negative,
+                        help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
+    parser.add_argument("--tv-weight", type=non_negative,
+                        help="default: the checkpoint's training loss, else conf/loss/perceptual.yaml")
+    parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
+    parser.add_argument("--log", default="runs/evaluate", help="TensorBoard folder (default runs/evaluate)")
+    parser.add_argument("--json", help="report file (default: LOG/evaluation.json)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser.parse_args(argv)
+
+
+def choose_paintings(args, style_names: list[str]) -> tuple[dict, list[str]]:
+    """{style: painting [3, H, W] at full size} of the styles to score, and the styles without a painting."""
+    wanted = [name.strip() for name in args.styles.split(",") if name.strip()] if args.styles else style_names
+    unknown = [name for name in wanted if name not in style_names]
+    if unknown:
+        raise UsageError(f"unknown style(s) {', '.join(unknown)}; the checkpoint has: {', '.join(style_names)}")
+    if not Path(args.style_dir).is_dir():
+        raise UsageError(f"--style-dir {args.style_dir}: not a folder")
+    found, missing = find_paintings(wanted, args.style_dir)
+    for name in missing:
+        print(f"evaluate.py: style {name}: no painting named {name}.* in {args.style_dir}; skipped", file=sys.stderr)
+    if not found:
+        raise UsageError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
+    return {name: read_image(path) for name, path in found.items()}, missing
+
+
+def choose_photos(args) -> dict:
+    if not Path(args.content_dir).is_dir():
+        raise UsageError(f"--content-dir {args.content_dir}: not a folder")
+    photos, skipped = load_photos(args.content_dir, args.size, args.limit)
+    for line in skipped:
+        print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
+    if not photos:
+        raise UsageError(f"content folder {args.content_dir}: no usable images")
+    return photos
+
+
+def prepare(args) -> dict:
+    """Everything the evaluation needs, checked before any of it runs; writes nothing."""
+    network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
+    originals, missing = choose_paintings(args, style_names)
+    style_size = args.style_size or description.get("style_size") or default_style_size()
+    photos = choose_photos(args)
+    # The loss the network was trained with, where its checkpoint records it; then the options.
+    options = {"content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight}
+    config = loss_config(**{**description.get("loss", {}), **{k: v for k, v in options.items() if v is not None}},
+                         vgg_weights=args.vgg_weights)
+    return {
+        "network": network.to(args.device), "style_names": style_names, "missing": missing, "photos": photos,
+        "paintings": {name: resize_shorter(image, style_size) for name, image in originals.items()},
+        "style_size": style_size, "config": config,
+        "loss": PerceptualLoss(**config).to(args.device) if args.opt_steps else None,
+        "yardstick": Yardstick([resize_shorter(image, PAINTING_SIZE) for image in originals.values()],
+                               config["vgg"]["weights"]).to(args.device),
+    }
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported in one line
+        return int(exit.code or 0)
+    json_path = Path(args.json or Path(args.log) / "evaluation.json")
+    try:
+        check_writable(json_path.parent)
+        check_writable(args.log)
+        run = prepare(args)
+    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
+        return fail("evaluate.py", error)
+    photos, paintings = run["photos"], run["paintings"]
+    quality = measure(run["network"], run["yardstick"], torch.stack(list(photos.values())), list(paintings),
+                      run["style_names"])
+    if not all(math.isfinite(value) for value in quality["overall"].values()):
+        return fail("evaluate.py", "the network's output is not finite (NaN or infinity): its weights are broken; "
+                    "use an earlier checkpoint")
+    print(format_quality(quality))
+    report = {"checkpoint": str(args.ckpt), "size": args.size, "photos": list(photos),
+              "missing_styles": run["missing"], "quality": quality}
+    rows = {}
+    if args.opt_steps:
+        report.update(compare_with_optimum(args, run["network"], run["style_names"], paintings, photos, run["loss"]))
+        report.update(loss=run["config"], style_size=run["style_size"])
+        rows = report.pop("rows")
+    try:
+        jsonfile.write(json_path, report)
+        write_tensorboard(args.log, report, rows)
+    except OSError as error:  # a disk that filled up meanwhile
+        return fail("evaluate.py", error)
+    print(f"wrote {json_path} and TensorBoard to {args.log}", file=sys.stderr)
+    return 0
+
+
+def compare_with_optimum(args, network, style_names, paintings, photos, loss) -> dict:
+    """The per-image optimisation part of the report; prints its table."""
+    print(f"{len(paintings)} style(s) x {len(photos)} photo(s) at {args.size} px, {args.opt_steps} "
+          f"{args.optimizer} steps each", file=sys.stderr)
+
+    def on_pair(style, photo, scores):
+        print(f"  {style} / {photo}: network {scores['network']['total']:.4f}, "
+              f"optimum {scores['optimum']['total']:.4f}, photo {scores['photo']['total']:.4f}", file=sys.stderr)
+
+    report, rows = evaluate(network, style_names, paintings, photos, loss, args.opt_steps, args.optimizer, on_pair)
+    print(format_table(report))
+    return {"opt_steps": args.opt_steps, "optimizer": args.optimizer, **report, "rows": rows}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""Stylize photos with a trained network: `python stylize.py --ckpt CKPT --input photo.jpg --style NAME`.
+
+Needs only the network and its checkpoint (no Lightning, Hydra or VGG; VGG is loaded for --vgg-activations).
+"""
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from nst_ff.cli.arguments import Parser, fail
+from nst_ff.errors import UsageError
+from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
+from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
+from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
+from nst_ff.infer.stylizer import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
+from nst_ff.io.config import loss_config
+from nst_ff.io.images import STDIO, ImageReadError
+from nst_ff.model.checkpoint import CheckpointError, export, load_checkpoint, training_record
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# nst_ff.infer.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
+CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="stylize.py", description="Paint photos in the styles of a trained nst_ff network.")
+    parser.add_argument("--ckpt", required=True, help="checkpoint from train.py (last.ckpt) or a file from --export "
+                        "(.onnx: runs on ONNX Runtime)")
+    parser.add_argument("--list-styles", action="store_true", help="print index and name of every style, then exit")
+    parser.add_argument("--list-layers", action="store_true", help="print the layers --layers accepts, then exit")
+    parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles); "
+                        "PATH.onnx writes an ONNX model instead")
+
+    io = parser.add_argument_group("images")
+    io.add_argument("--input", help="an image, a folder of images (searched recursively) or - for stdin")
+    io.add_argument("--output", help="an image file (.png/.jpg), a folder, or - for PNG on stdout "
+                    "(default: folder 'stylized')")
+    io.add_argument("--format", choices=("png", "jpg"), default="png", help="file type of images written to a folder")
+    io.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+    io.add_argument("--size", type=int, help="resize photos so their shorter side is SIZE first")
+    io.add_argument("--max-size", type=int, help="then shrink photos whose longer side is over MAX_SIZE")
+    io.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylized (default 1)")
+    io.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
+
+    styles = parser.add_argument_group("styles (one of)")
+    styles.add_argument("--style", action="append", help="names or indices, e.g. starry_night,3: one output each")
+    styles.add_argument("--style-mix", action="append", metavar="MIX",
+                        help="a blend such as starry_night:0.7,the_scream:0.3 (a,b = equal); repeat for more")
+    styles.add_argument("--all-styles", action="store_true", help="every style, plus a labelled sheet")
+    styles.add_argument("--interpolate", metavar="A,B", help="--steps images going from style A to style B, "
+                        "plus a strip")
+    styles.add_argument("--steps", type=int, default=5, help="images in an --interpolate (default 5)")
+    styles.add_argument("--sheet", action="store_true", help="also write a labelled sheet: the photo and each output")
+
+    speed = parser.add_argument_group("speed")
+    speed.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    speed.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="fp16 on GPU only")
+    speed.add_argument("--batch-size", type=int, default=1, help="photos of equal size stylized together")
+    speed.add_argument("--workers", type=int, default=2, help="processes reading a folder's photos ahead")
+    speed.add_argument("--compile", action="store_true",
+                       help="torch.compile the network: the first image of each size takes tens of seconds, "
+                       "the rest run about 1.5x faster on CPU")
+    speed.add_argument("--tile", type=int, metavar="PX",
+                       help="stylize in tiles of PX pixels: any size in bounded memory, the same image (default: "
+                       "tiles of 1024 above 4 megapixels; 0 = never)")
+    speed.add_argument("--json", action="store_true", help="print one JSON record per photo instead of a line")
+
+    dump = parser.add_argument_group("activation dumps (TensorBoard)")
+    dump.add_argument("--activations", metavar="LOGDIR", help="write every layer's activation maps to a run here")
+    dump.add_argument("--layers", help="comma-separated layer names (default: all; see --list-layers)")
+    dump.add_argument("--channels", choices=CHANNEL_CRITERIA, default="first_16", help="channels shown per layer")
+    dump.add_argument("--cmap", default="nipy_spectral", help="any matplotlib colour map (default nipy_spectral)")
+    dump.add_argument("--vgg-activations", action="store_true", help="add the VGG loss network's maps of the output")
+    dump.add_argument("--vgg-layers", help="VGG layers (default: the style layers of conf/loss/perceptual.yaml)")
+    dump.add_argument("--vgg-arch", choices=("vgg16", "vgg19"), help="default: conf/loss/perceptual.yaml's")
+    dump.add_argument("--vgg-weights",
+                      help="imagenet, a state-dict file or random (default: $NST_FF_VGG_WEIGHTS or imagenet)")
+    return parser
+
+
+def choose_styles(args, style_names: list[str]):
+    """(style choices, sheet file suffix or None, sheet columns)."""
+    picked = [bool(args.style or args.style_mix), args.all_styles, bool(args.interpolate)]
+    if sum(picked) > 1:
+        raise UsageError("use --style/--style-mix, --all-styles or --interpolate, not several")
+    if args.all_styles:
+        return all_styles(style_names), "all-styles", SHEET_COLUMNS
+    if args.interpolate:
+        choices, path = parse_interpolation(args.interpolate, args.steps, style_names)
+        return choices, f"{path}_strip", len(choices) + 1  # the strip is one row
+    choices = parse_styles(",".join(args.style), style_names) if args.style else []
+    choices += [parse_mix(text, style_names) for text in args.style_mix or []]
+    return choices, ("sheet" if args.sheet else None), SHEET_COLUMNS
+
+
+def pick_device(name: str, precision: str, network=None) -> torch.device:
+    # An ONNX model runs on CUDA when both torch (which holds the images) and ONNX Runtime can.
+    onnx_cuda = getattr(network, "cuda_available", True)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() and onnx_cuda else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available; use --device cpu")
+    if name == "cuda" and not onnx_cuda:
+        raise UsageError("--device cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu); "
+                         "use --device cpu")
+    if precision == "fp16" and name == "cpu":
+        raise UsageError("--precision fp16 needs a GPU (--device cuda); on CPU use fp32 or bf16")
+    return torch.device(name)
+
+
+def print_layers(network, args) -> None:
+    from nst_ff.infer.activations import transformer_layers
+
+    for name, layer in transformer_layers(network).items():
+        print(f"{name}\t{layer.conv.out_channels} channels")
+    if args.vgg_activations:
+        from nst_ff.loss.vgg import layer_channels
+
+        for name, channels in layer_channels(args.vgg_arch or loss_config()["vgg"]["arch"]).items():
+            print(f"vgg/{name}\t{channels} channels")
+
+
+def activation_dump(args, network):
+    """Validated before anything is written; imported here so that plain stylizing starts faster."""
+    from nst_ff.infer.activations import ActivationDump, transformer_layers
+
+    layers = transformer_layers(network)
+    if args.layers:
+        wanted = [name.strip() for name in args.layers.split(",")]
+        unknown = [name for name in wanted if name not in layers]
+        if unknown:
+            raise UsageError(f"unknown layer(s) {', '.join(unknown)}; available: {', '.join(layers)}")
+        layers = {name: layers[name] for name in wanted}
+    vgg = None
+    if args.vgg_activations:
+        from nst_ff.loss.vgg import VGGFeatures, VGGWeightsError
+
+        try:
+            config = loss_config(vgg_weights=args.vgg_weights)  # the training loss's VGG unless told otherwise
+            vgg_layers = args.vgg_layers.split(",") if args.vgg_layers else list(config["style_layers"])
+            vgg = VGGFeatures(vgg_layers, args.vgg_arch or config["vgg"]["arch"], config["vgg"]["weights"])
+        except (ValueError, VGGWeightsError) as error:
+            raise UsageError(str(error)) from None
+    try:
+        return ActivationDump(args.activations, layers, args.channels, args.cmap, vgg)
+    except ValueError as error:  # an unknown colour map
+        raise UsageError(str(error)) from None
+
+
+@dataclass
+class Plan:
+    """Everything a stylize run will do, validated; building it writes nothing."""
+
+    choices: list[StyleChoice]
+    sheet_columns: int
+    device: torch.device
+    photos: list[Photo]  # with their destinations
+    batches: object  # lists of (photo index, image or None, error or None)
+    dump: object  # an ActivationDump (it writes on its first photo), or None
+
+
+def make_plan(args, network, style_names: list[str]) -> Plan | None:
+    """The validated plan of a stylizing run; None when there is nothing to stylize (an export alone)."""
+    choices, sheet_suffix, sheet_columns = choose_styles(args, style_names)
+    if args.export and Path(args.export).exists() and not args.overwrite:
+        raise UsageError(f"{args.export} exists; add --overwrite to replace it")
+    if args.input is None:
+        if choices or args.activations:
+            raise UsageError("--input is required to stylize")
+        if not args.export:
+            raise UsageError("nothing to do: give --input and --style (or --style-mix, --all-styles, --interpolate), "
+                             "--export, --list-styles or --list-layers")
+        return None
+    if not choices:
+        raise UsageError(f"choose --style, --style-mix, --all-styles or --interpolate; {available_styles(style_names)}")
+    check_numbers(args)
+    device = pick_device(args.device, args.precision, network)
+    photos = list_inputs(args.input, args.output or "stylized")
+    plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite)
+    dump = activation_dump(args, network) if args.activations else None
+    if len(photos) == 1:  # read now: an unreadable photo stops the run before any file appears
+        batches = [[(0, resize_photo(read_photo(photos[0].source), args.size, args.max_size), None)]]
+    else:  # read ahead in worker processes while the network computes
+        workers = min(args.workers, len(photos))
+        dataset = Photos([photo.source for photo in photos], args.size, args.max_size)
+        batches = DataLoader(dataset, batch_size=args.batch_size, num_workers=workers, collate_fn=as_list)
+    return Plan(choices, sheet_columns, device, photos, batches, dump)
+
+
+def check_numbers(args) -> None:
+    if args.tile and args.activations:
+        raise UsageError("--activations records whole layers and cannot run in --tile mode; leave out --tile")
+    if args.tile and args.tile < 16:
+        raise UsageError(f"--tile {args.tile}: tiles must be at least 16 pixels (or 0 for none)")
+    if not 0 <= args.strength <= 1:  # also refuses NaN
+        raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
+    for option, value, least in (("--size", args.size, 1), ("--max-size", args.max_size, 1),
+                                 ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
+                                 ("--tile", args.tile, 0)):
+        if value is not None and value < least:
+            raise UsageError(f"{option} {value}: must be at least {least}")
+
+
+def execute(plan: Plan, args, network, style_names: list[str]) -> int:
+    if plan.dump and plan.dump.vgg is not None:
+        plan.dump.vgg.to(plan.device)
+    stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], args.strength,
+                        args.preserve_color, plan.sheet_columns, plan.dump, args.json,
+                        log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
+                        compile=args.compile, tile=0 if is_onnx(args.ckpt) else args.tile)
+    try:
+        done, errors = stylizer.run(plan.photos, plan.batches)
+    finally:
+        if plan.dump:
+            plan.dump.close()
+    if errors:
+        return fail("stylize.py", f"{len(errors)} of {len(errors) + done} photos could not be read")
+    return 0
+
+
+def refuse_torch_only(args) -> None:
+    """An ONNX model is a graph for ONNX Runtime: what needs the PyTorch network's layers is refused."""
+    needs_torch = {"--activations": args.activations, "--list-layers": args.list_layers, "--compile": args.compile,
+                   "--tile": args.tile, "--export": args.export,
+                   f"--precision {args.precision}": args.precision != "fp32"}
+    for option, given in needs_torch.items():
+        if given:
+            raise UsageError(f"{option} needs the PyTorch network, and {args.ckpt} is an ONNX model; "
+                             "use the .ckpt or .pt file it was exported from")
+
+
+def run(args) -> int:
+    if is_onnx(args.ckpt):
+        refuse_torch_only(args)
+        network, style_names, description = load_onnx(args.ckpt)
+    else:
+        network, style_names, description = load_checkpoint(args.ckpt)
+    if args.list_styles:
+        for index, name in enumerate(style_names):
+            print(f"{index}\t{name}")
+        return 0
+    if args.list_layers:
+        print_layers(network, args)
+        return 0
+    plan = make_plan(args, network, style_names)
+    if args.export:  # before the network moves to another device or precision
+        save = export_onnx if is_onnx(args.export) else export
+        save(args.export, network, style_names, training_record(description))
+    return 0 if plan is None else execute(plan, args, network, style_names)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported by argparse
+        return int(exit.code or 0)
+    try:
+        return run(args)
+    except (UsageError, CheckpointError, ImageReadError, NonFiniteOutputError) as error:
+        return fail("stylize.py", error)
+    except OSError as error:  # a full disk mid-run...
+        return fail("stylize.py", error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""`python train.py [overrides]` or `nst-train [overrides]`: Hydra reads conf/ and the command line, then trains."""
+
+import sys
+
+import hydra
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig
+
+from nst_ff.errors import NstError
+from nst_ff.io.config import conf_dir
+
+
+def run(cfg: DictConfig) -> None:
+    from nst_ff.train.training import train  # Lightning and the VGG load only once Hydra has parsed the command
+
+    try:
+        train(cfg)
+    except NstError as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except SIGTERMException:  # Lightning's, raised after the step in progress; last.ckpt is saved by then
+        print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
+        sys.exit(128 + 15)
+
+
+def main() -> None:
+    # conf/ is beside the package in a source checkout, inside it in a wheel: found at run time, not import time
+    hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")(run)()

@@ -1,0 +1,1 @@
+"""Inference: stylizing photos in styles and mixes, tiling, ONNX export and ONNX Runtime, activation maps."""

@@ -1,0 +1,1 @@
+"""The network: Magenta's transformer with conditional instance norm, and its self-describing checkpoint."""

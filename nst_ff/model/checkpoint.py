@@ -1,0 +1,142 @@
+"""Self-describing checkpoints: network weights, constructor arguments and ordered style names.
+
+Lightning training checkpoints and exported inference files both load with `weights_only=True`,
+so a file from an untrusted source cannot run code, and both need nothing else to rebuild the network.
+"""
+
+import math
+import os
+import pickle
+from pathlib import Path
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from nst_ff.errors import NstError
+from nst_ff.io.images import to_uint8, write_atomically
+from nst_ff.model.transformer import StyleTransferNetwork
+
+NST_FF_KEY = "nst_ff"
+FORMAT_VERSION = 2  # 2: the loss recorded as its constructor takes it, and the style size
+# Longest side of the style thumbnails a checkpoint carries (uint8, ~30 KB a style): a gallery to pick styles
+# from, not the Gram targets (those need the full painting).
+THUMBNAIL_SIZE = 128
+
+
+# Trained weights stay small: Adam moves a weight by about its learning rate per step at most, so even
+# 40k steps at the CIN rate of 3e-2 stay far below this, while a diverging run passes it within a step or two.
+# Beyond it, half-precision inference (largest value 65504) would overflow too.
+MAX_ABS_WEIGHT = 1e4
+
+
+class CheckpointError(NstError, ValueError):
+    """A checkpoint that cannot be used; the message names the path and the reason."""
+
+
+def weights_problem(state: dict[str, torch.Tensor]) -> str | None:
+    """Why these weights are broken (non-finite, or beyond MAX_ABS_WEIGHT), or None when they are sane.
+    Checked after every training step: one reduction and one device sync when all is well."""
+    tensors = [t.detach() for t in state.values() if t.is_floating_point() and t.numel()]
+    largest = torch.stack([t.abs().amax().float() for t in tensors]).amax().item() if tensors else 0.0
+    if math.isfinite(largest) and largest <= MAX_ABS_WEIGHT:  # amax propagates NaN
+        return None
+    for name, tensor in state.items():
+        if tensor.is_floating_point():
+            if not torch.isfinite(tensor).all():
+                return f"{name} is not finite"
+            largest = tensor.abs().max().item() if tensor.numel() else 0.0
+            if largest > MAX_ABS_WEIGHT:
+                return f"{name} reaches {largest:.3g}, beyond the sane {MAX_ABS_WEIGHT:g}"
+    return None
+
+
+def thumbnail(image: torch.Tensor) -> torch.Tensor:
+    """A style image [3, H, W] in [0, 1] -> uint8 [3, h, w] with its longest side THUMBNAIL_SIZE at most."""
+    scale = min(1.0, THUMBNAIL_SIZE / max(image.shape[-2:]))
+    size = [max(1, round(side * scale)) for side in image.shape[-2:]]
+    return to_uint8(TF.resize(image, size, antialias=True))
+
+
+def describe(network: StyleTransferNetwork, style_names: list[str], training: dict | None = None) -> dict:
+    """The checkpoint's description: format, network arguments, style names, and what it was trained with
+    (`training`: the loss's constructor arguments under "loss", the style images' size under "style_size",
+    and their thumbnails in style order under "thumbnails")."""
+    return {"format": FORMAT_VERSION, "model": network.constructor_args(), "style_names": list(style_names),
+            **(training or {})}
+
+
+def training_record(info: dict) -> dict:
+    """The "loss", "style_size" and "thumbnails" of a description; checkpoints of format 1 wrote the VGG as
+    "vgg_arch"."""
+    record = {key: info[key] for key in ("loss", "style_size", "thumbnails") if key in info}
+    if "loss" in record and "vgg_arch" in record["loss"]:
+        loss = dict(record["loss"])
+        record["loss"] = {"vgg": {"arch": loss.pop("vgg_arch")}, **loss}
+    return record
+
+
+def atomic_save(obj: dict, path: str | os.PathLike) -> None:
+    """torch.save, atomically and synced to disk: a kill at any moment leaves the old file or the new."""
+    write_atomically(path, lambda f: torch.save(obj, f), fsync=True)
+
+
+def export(path: str | os.PathLike, network: StyleTransferNetwork, style_names: list[str],
+           training: dict | None = None) -> None:
+    """Write an inference file: the network's weights and description (with the loss it was trained with when
+    `training` gives it), nothing else."""
+    state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+    atomic_save({NST_FF_KEY: describe(network, style_names, training), "state_dict": state}, path)
+
+
+def load_network(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str]]:
+    """Rebuild the network (eval mode) and its style names from a training checkpoint or an export."""
+    network, style_names, _ = load_checkpoint(path, map_location)
+    return network, style_names
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleTransferNetwork, list[str], dict]:
+    """As load_network, plus the checkpoint's description (a training checkpoint's has the loss settings)."""
+    checkpoint = read_checkpoint(path, map_location)
+    info = checkpoint[NST_FF_KEY]
+    state = checkpoint["state_dict"]
+    if any(key.startswith("network.") for key in state):  # a Lightning checkpoint of StyleTransferModule
+        state = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    network = StyleTransferNetwork(**info["model"])
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not match the described network: {error}") from None
+    problem = weights_problem(state)
+    if problem:
+        raise CheckpointError(f"{path}: broken weights, as after a diverged training run ({problem}); "
+                              "use an earlier checkpoint")
+    return network.eval(), list(info["style_names"]), {**info, **training_record(info)}
+
+
+def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """The contents of an nst_ff checkpoint (training or exported), loaded so that it cannot run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        # weights_only refuses any pickled object outside tensors and plain containers. torch's message is a
+        # paragraph that suggests weights_only=False; keep only its specific line ("... GLOBAL posix.system ...").
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = next((line for line in reversed(lines) if not line.startswith("Check the documentation")), "")
+        if "GLOBAL" not in detail:  # garbage bytes that merely look like a pickle
+            raise CheckpointError(f"cannot read checkpoint {path}: corrupt or not a PyTorch file ({detail})") from None
+        raise CheckpointError(
+            f"refusing {path}: it holds pickled Python objects that could run code ({detail})"
+        ) from None
+    except Exception as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {first_line}") from None
+    if not isinstance(checkpoint, dict) or NST_FF_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not an nst_ff checkpoint (no '{NST_FF_KEY}' description)")
+    version = checkpoint[NST_FF_KEY].get("format", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {version}, newer than this nst_ff reads "
+                              f"({FORMAT_VERSION}): upgrade nst_ff to use it")
+    return checkpoint

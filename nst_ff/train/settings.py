@@ -1,0 +1,111 @@
+"""Checks of a training config made before any heavy work (VGG, data loading, training), each failure one line
+naming the setting; and the run directory: never overwritten by a fresh model unless asked."""
+
+import math
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from nst_ff.errors import NstError
+from nst_ff.model.checkpoint import CheckpointError, read_checkpoint
+
+STYLE_SAMPLINGS = ("balanced", "uniform")
+
+
+class SettingsError(NstError, ValueError):
+    """A training setting that cannot work; the message names it."""
+
+
+def _get(cfg: DictConfig, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _whole(cfg, key: str, least: int) -> None:
+    value = _get(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise SettingsError(f"{key}={value}: must be a whole number >= {least}")
+
+
+def _number(cfg, key: str, positive: bool, at_most: float = math.inf) -> None:
+    value = _get(cfg, key)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0) or value > at_most:
+        bound = ("> 0" if positive else ">= 0") + (f" and <= {at_most:g}" if at_most < math.inf else "")
+        raise SettingsError(f"{key}={value}: must be a number {bound}")
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Types, signs and sizes of every setting train() reads itself; Hydra has already refused unknown keys."""
+    for key in ("data.batch_size", "data.image_size", "data.style_size", "trainer.max_steps",
+                "trainer.accumulate_grad_batches", "trainer.log_every_n_steps", "checkpoint.every_n_steps"):
+        _whole(cfg, key, 1)
+    for key in ("data.num_workers", "data.grid_images", "optim.warmup_steps", "logging.image_every_n_steps"):
+        _whole(cfg, key, 0)
+    for key in ("optim.lr", "model.alpha"):
+        _number(cfg, key, positive=True)
+    if cfg.optim.cin_lr is not None:
+        _number(cfg, "optim.cin_lr", positive=True)
+    _number(cfg, "optim.final_lr_fraction", positive=False, at_most=1)
+    for key in ("loss.content_weight", "loss.style_weight", "loss.tv_weight"):
+        _number(cfg, key, positive=False)
+    if cfg.style_sampling not in STYLE_SAMPLINGS:
+        raise SettingsError(f"style_sampling={cfg.style_sampling}: choose one of {', '.join(STYLE_SAMPLINGS)}")
+    if cfg.finetune_from is not None and not isinstance(cfg.finetune_from, str):
+        raise SettingsError(f"finetune_from={cfg.finetune_from}: must be the path of a checkpoint")
+    if not isinstance(cfg.overwrite, bool):
+        raise SettingsError(f"overwrite={cfg.overwrite}: must be true or false")
+
+
+def resume_path(cfg: DictConfig) -> str | None:
+    """ckpt_path as a file: `last` is this run's last.ckpt when it has one (so a requeued job runs the same
+    command every time), else a fresh start."""
+    if cfg.ckpt_path == "last":
+        last = Path(cfg.checkpoint.dir) / "last.ckpt"
+        return str(last) if last.is_file() else None
+    return None if cfg.ckpt_path is None else str(cfg.ckpt_path)
+
+
+def check_resume(path: str, model: dict, style_names: list[str]) -> None:
+    """The checkpoint to resume is a training checkpoint of nst_ff for this network and these styles."""
+    try:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as error:
+        raise SettingsError(f"ckpt_path={path}: {error}") from None
+    if "optimizer_states" not in checkpoint or "global_step" not in checkpoint:
+        raise SettingsError(f"ckpt_path={path}: an exported inference file, not a training checkpoint "
+                            "(resume from checkpoints/<run>/last.ckpt or a step=N.ckpt)")
+    info = checkpoint["nst_ff"]
+    saved = list(info["style_names"])
+    if saved != style_names:
+        hint = " (a fine-tuned run: resume it with its finetune_from)" if saved[-len(style_names):] == style_names \
+            else ""
+        raise SettingsError(f"ckpt_path={path}: its styles {saved} differ from this run's {style_names}{hint}")
+    if info["model"] != model:
+        raise SettingsError(f"ckpt_path={path}: its network {info['model']} differs from this run's {model} "
+                            "(resume with the model settings it was trained with)")
+
+
+def prepare_run_dir(cfg: DictConfig, resuming: bool) -> None:
+    """Removes temporary files a killed run left behind, and refuses to train a fresh model over a run's
+    checkpoints unless overwrite=true (which clears them and the run's TensorBoard events first)."""
+    folder = Path(cfg.checkpoint.dir)
+    if not folder.is_dir():
+        return
+    for stray in folder.glob(".*.tmp*"):  # checkpoint.atomic_save's, from a process killed mid-write
+        stray.unlink(missing_ok=True)
+    existing = sorted(folder.glob("*.ckpt"))
+    if resuming or not existing:
+        return
+    if not cfg.overwrite:
+        raise SettingsError(
+            f"run {cfg.run_name} already has checkpoints in {folder}: resume it with ckpt_path=last, "
+            "train another with run_name=NEW_NAME, or replace it with overwrite=true"
+        )
+    for path in existing:
+        path.unlink()
+    events = Path(cfg.logging.dir) / str(cfg.run_name)
+    for path in [*events.glob("events.out.tfevents.*"), events / "hparams.yaml"]:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,117 @@
+"""`train(cfg)`: builds data, network, loss and Lightning trainer from a Hydra config and fits."""
+
+import logging
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from omegaconf import DictConfig, OmegaConf
+
+from nst_ff.measure.quality import PAINTING_SIZE, Yardstick
+from nst_ff.model.checkpoint import atomic_save, thumbnail
+from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, WeightGuard
+from nst_ff.train.data import load_styles
+from nst_ff.train.finetune import add_styles, read_base
+from nst_ff.train.module import StyleTransferModule
+from nst_ff.train.settings import check_resume, check_settings, prepare_run_dir, resume_path
+
+log = logging.getLogger(__name__)
+# The loss network is frozen and meant to stay in eval mode; Lightning warns about it at every start.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode", module="lightning")
+# Lightning's own use of a torch API it has yet to update: nothing the user can act on.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# nst_ff.train.settings already refuses a fresh model over a run's checkpoints; a resumed run writes there by design.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("💡 Tip")
+
+
+# Lightning advertises its cloud services at every start; its messages about the run itself stay.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_a_tip)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic: a run killed mid-write keeps its previous file."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        atomic_save(checkpoint, path)
+
+
+def train(cfg: DictConfig) -> Path:
+    """Fit a network as `cfg` says; returns the path of the last checkpoint."""
+    check_settings(cfg)
+    ckpt_path = resume_path(cfg)
+    prepare_run_dir(cfg, resuming=ckpt_path is not None)
+    L.seed_everything(cfg.seed, workers=True)
+    base = read_base(cfg.finetune_from) if cfg.finetune_from else None
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare()  # bad folders and style images fail here, before any training
+    log.info("%d content images, %d styles: %s", len(datamodule.content_paths),
+             len(datamodule.style_names), ", ".join(datamodule.style_names))
+    old_names = base.style_names if base else []
+    style_names = old_names + datamodule.style_names
+    network = hydra.utils.instantiate(cfg.model, num_styles=len(style_names))
+    if base:
+        add_styles(base, network, datamodule.style_names)
+        log.info("fine-tuning %s: its %d styles stay as they are; the style grid shows the new ones",
+                 base.path, len(old_names))
+    if ckpt_path:
+        check_resume(ckpt_path, network.constructor_args(), style_names)
+        log.info("resuming from %s", ckpt_path)
+    new_thumbnails = [thumbnail(image) for image in datamodule.style_images]
+    old_thumbnails = base.thumbnails if base else []
+    loss = hydra.utils.instantiate(cfg.loss)
+    paintings = datamodule.style_images
+    if datamodule.style_size != PAINTING_SIZE:
+        _, paintings = load_styles(datamodule.style_dir, PAINTING_SIZE)
+    module = StyleTransferModule(
+        network,
+        loss,
+        style_names,
+        datamodule.style_images,
+        datamodule.grid_contents(),
+        frozen_styles=len(old_names),
+        # older checkpoints have no thumbnails: then none, rather than a gallery with holes
+        thumbnails=old_thumbnails + new_thumbnails if old_thumbnails is not None else None,
+        yardstick=Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
+        style_size=datamodule.style_size,
+        run_config=OmegaConf.to_container(cfg, resolve=True),
+        lr=cfg.optim.lr,
+        cin_lr=cfg.optim.cin_lr,
+        warmup_steps=cfg.optim.warmup_steps,
+        final_lr_fraction=cfg.optim.final_lr_fraction,
+        style_sampling=cfg.style_sampling,
+        image_every_n_steps=cfg.logging.image_every_n_steps,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+    )
+    logger = TensorBoardLogger(cfg.logging.dir, name=cfg.run_name, version="", default_hp_metric=False)
+    checkpoints = ModelCheckpoint(
+        dirpath=cfg.checkpoint.dir,
+        filename="step={step}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.checkpoint.every_n_steps,
+        save_top_k=-1,  # keep every periodic checkpoint
+        save_last=True,
+        enable_version_counter=False,  # re-running a named run overwrites last.ckpt, never last-v1.ckpt
+    )
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        logger=logger,
+        # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
+        callbacks=[WeightGuard(cfg.checkpoint.dir), GracefulStop(), EndOfRunCheckpoint(cfg.checkpoint.dir),
+                   checkpoints, LearningRateMonitor(logging_interval="step")],
+        plugins=[AtomicCheckpointIO()],
+    )
+    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if trainer.global_step < cfg.trainer.max_steps:
+        log.info("stopped at step %d of %d; resume with run_name=%s ckpt_path=last", trainer.global_step,
+                 cfg.trainer.max_steps, cfg.run_name)
+    return Path(cfg.checkpoint.dir) / "last.ckpt"
