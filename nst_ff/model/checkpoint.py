@@ -14,14 +14,10 @@ from torchvision.transforms.v2 import functional as TF
 
 from nst_ff.errors import NstError
 from nst_ff.io.images import to_uint8, write_atomically
+from nst_ff.model.schema import FORMAT_VERSION, THUMBNAIL_SIZE, description_problem, weights_digest
 from nst_ff.model.transformer import StyleTransferNetwork
 
 NST_FF_KEY = "nst_ff"
-FORMAT_VERSION = 2  # 2: the loss recorded as its constructor takes it, and the style size
-# Longest side of the style thumbnails a checkpoint carries (uint8, ~30 KB a style): a gallery to pick styles
-# from, not the Gram targets (those need the full painting).
-THUMBNAIL_SIZE = 128
-
 
 # Trained weights stay small: Adam moves a weight by about its learning rate per step at most, so even
 # 40k steps at the CIN rate of 3e-2 stay far below this, while a diverging run passes it within a step or two.
@@ -58,20 +54,22 @@ def thumbnail(image: torch.Tensor) -> torch.Tensor:
 
 
 def describe(network: StyleTransferNetwork, style_names: list[str], training: dict | None = None) -> dict:
-    """The checkpoint's description: format, network arguments, style names, and what it was trained with
-    (`training`: the loss's constructor arguments under "loss", the style images' size under "style_size",
-    and their thumbnails in style order under "thumbnails")."""
+    """The checkpoint's description: format, network arguments, style names, the SHA-256 of the weights, and what
+    it was trained with (`training`: the loss's constructor arguments under "loss", the style images' size under
+    "style_size", and their thumbnails in style order under "thumbnails")."""
     return {"format": FORMAT_VERSION, "model": network.constructor_args(), "style_names": list(style_names),
-            **(training or {})}
+            "weights_sha256": weights_digest(network.state_dict()), **(training or {})}
 
 
 def training_record(info: dict) -> dict:
     """The "loss", "style_size" and "thumbnails" of a description; checkpoints of format 1 wrote the VGG as
-    "vgg_arch"."""
+    "vgg_arch". Of the VGG only its architecture: which weights file scores is the user's setting, never the
+    checkpoint's."""
     record = {key: info[key] for key in ("loss", "style_size", "thumbnails") if key in info}
-    if "loss" in record and "vgg_arch" in record["loss"]:
+    if "loss" in record:
         loss = dict(record["loss"])
-        record["loss"] = {"vgg": {"arch": loss.pop("vgg_arch")}, **loss}
+        arch = loss.pop("vgg_arch", None) or loss.pop("vgg", {}).get("arch", "vgg16")
+        record["loss"] = {**loss, "vgg": {"arch": arch}}
     return record
 
 
@@ -98,14 +96,13 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleT
     """As load_network, plus the checkpoint's description (a training checkpoint's has the loss settings)."""
     checkpoint = read_checkpoint(path, map_location)
     info = checkpoint[NST_FF_KEY]
-    state = checkpoint["state_dict"]
-    if any(key.startswith("network.") for key in state):  # a Lightning checkpoint of StyleTransferModule
-        state = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    state = network_state(checkpoint)
     network = StyleTransferNetwork(**info["model"])
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not match the described network: {error}") from None
+        first_line = str(error).strip().splitlines()[-1].strip()  # torch's first line is only "Error(s) in ..."
+        raise CheckpointError(f"{path}: weights do not match the described network: {first_line}") from None
     problem = weights_problem(state)
     if problem:
         raise CheckpointError(f"{path}: broken weights, as after a diverged training run ({problem}); "
@@ -133,10 +130,33 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {first_line}") from None
+    check_contents(checkpoint, path)
+    return checkpoint
+
+
+def check_contents(checkpoint, path: Path) -> None:
+    """The loaded file against the schema: an nst_ff record of a sane network, and the weights it describes."""
     if not isinstance(checkpoint, dict) or NST_FF_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not an nst_ff checkpoint (no '{NST_FF_KEY}' description)")
-    version = checkpoint[NST_FF_KEY].get("format", 1)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    version = checkpoint[NST_FF_KEY].get("format", 1) if isinstance(checkpoint[NST_FF_KEY], dict) else 1
+    if isinstance(version, int) and version > FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format {version}, newer than this nst_ff reads "
                               f"({FORMAT_VERSION}): upgrade nst_ff to use it")
-    return checkpoint
+    problem = description_problem(checkpoint[NST_FF_KEY])
+    state = checkpoint["state_dict"]
+    if problem is None and not (isinstance(state, dict) and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())):
+        problem = "its state_dict is not a record of named tensors"
+    expected = checkpoint[NST_FF_KEY].get("weights_sha256") if problem is None else None
+    if expected is not None and weights_digest(network_state(checkpoint)) != expected:
+        problem = "its weights do not match their SHA-256 (the file is damaged or was altered)"
+    if problem:
+        raise CheckpointError(f"refusing checkpoint {path}: {problem}")
+
+
+def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
+    """The network's weights of a checkpoint: an export's state dict, or a Lightning checkpoint's `network.*`."""
+    state = checkpoint["state_dict"]
+    if any(key.startswith("network.") for key in state):  # a Lightning checkpoint of StyleTransferModule
+        state = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    return state
