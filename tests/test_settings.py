@@ -21,7 +21,7 @@ BAD_SETTINGS = {
     "data.batch_size=abc": "data.batch_size=abc: must be a whole number >= 1",
     "data.batch_size=-1": "data.batch_size=-1: must be a whole number >= 1",
     "data.batch_size=2.5": "data.batch_size=2.5: must be a whole number >= 1",
-    "data.image_size=0": "data.image_size=0: must be a whole number >= 1",
+    "data.image_size=0": "data.image_size=0: must be a whole number >= 16",
     "data.num_workers=-2": "data.num_workers=-2: must be a whole number >= 0",
     "trainer.max_steps=-1": "trainer.max_steps=-1: must be a whole number >= 1",
     "checkpoint.every_n_steps=0": "checkpoint.every_n_steps=0: must be a whole number >= 1",
@@ -112,5 +112,5 @@ def test_a_run_directory_with_checkpoints_is_not_overwritten(tmp_path):
     events = tmp_path / "runs" / "test"
     events.mkdir(parents=True)
     (events / "events.out.tfevents.1.host").write_bytes(b"old")
-    prepare_run_dir(config(tmp_path, "overwrite=true"), resuming=False)
-    assert list(folder.iterdir()) == [] and list(events.iterdir()) == []
+    assert prepare_run_dir(config(tmp_path, "overwrite=true"), resuming=False) is True  # replaced later, by train()
+    assert (folder / "last.ckpt").read_bytes() == b"trained" and (events / "events.out.tfevents.1.host").exists()

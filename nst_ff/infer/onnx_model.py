@@ -17,6 +17,7 @@ import torch
 from nst_ff.io import jsonfile
 from nst_ff.io.images import write_atomically
 from nst_ff.model.checkpoint import FORMAT_VERSION, NST_FF_KEY, CheckpointError, describe
+from nst_ff.model.schema import description_problem
 from nst_ff.model.transformer import StyleTransferNetwork
 
 INSTALL_HINT = 'pip install -e ".[onnx]"'
@@ -59,8 +60,10 @@ def export_onnx(path: str | os.PathLike, network: StyleTransferNetwork, style_na
     for index, name in ((0, "batch"), (2, "height"), (3, "width")):
         dims[index].dim_param = name
     # Thumbnails are tensors and stay out: the metadata is JSON text.
+    # The weights digest is the PyTorch state dict's, which an ONNX graph does not keep.
     record = {key: value for key, value in (training or {}).items() if key != "thumbnails"}
-    onnx.helper.set_model_props(proto, {NST_FF_KEY: jsonfile.dumps(describe(model, style_names, record))})
+    description = {k: v for k, v in describe(model, style_names, record).items() if k != "weights_sha256"}
+    onnx.helper.set_model_props(proto, {NST_FF_KEY: jsonfile.dumps(description)})
     onnx.checker.check_model(proto)
     write_atomically(path, lambda f: f.write(proto.SerializeToString()), fsync=True)
 
@@ -79,14 +82,7 @@ class OnnxNetwork:
         metadata = self.session.get_modelmeta().custom_metadata_map
         if NST_FF_KEY not in metadata:
             raise CheckpointError(f"{path} is not an nst_ff ONNX model (no '{NST_FF_KEY}' metadata)")
-        try:
-            self.description = json.loads(metadata[NST_FF_KEY])
-            version, self.style_names = self.description["format"], list(self.description["style_names"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{path}: unreadable '{NST_FF_KEY}' metadata ({error!r})") from None
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{path} has checkpoint format {version}, newer than this nst_ff reads "
-                                  f"({FORMAT_VERSION}): upgrade nst_ff to use it")
+        self.description, self.style_names = read_description(path, metadata[NST_FF_KEY])
         inputs = [(i.name, i.shape) for i in self.session.get_inputs()]
         if [name for name, _ in inputs] != INPUT_NAMES or inputs[1][1][1] != len(self.style_names):
             raise CheckpointError(f"{path}: its inputs {inputs} are not images and style weights for "
@@ -120,6 +116,25 @@ class OnnxNetwork:
                  for name, tensor in zip(INPUT_NAMES, (images, style_weights), strict=True)}
         (stylized,) = self.session.run(OUTPUT_NAMES, feeds)  # [B, 3, H, W]
         return torch.from_numpy(np.ascontiguousarray(stylized)).to(images.device)
+
+
+def read_description(path, text: str) -> tuple[dict, list[str]]:
+    """The metadata's description checked against the checkpoint schema (no thumbnails, no weights digest:
+    ONNX Runtime reads the weights), and its style names."""
+    try:
+        description = json.loads(text)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: unreadable '{NST_FF_KEY}' metadata ({error})") from None
+    version = description.get("format") if isinstance(description, dict) else None
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {version}, newer than this nst_ff reads "
+                              f"({FORMAT_VERSION}): upgrade nst_ff to use it")
+    problem = description_problem(description)
+    if problem is None and {"thumbnails", "weights_sha256"} & set(description):
+        problem = "its metadata carries thumbnails or a weights digest, which an ONNX model never has"
+    if problem:
+        raise CheckpointError(f"refusing ONNX model {path}: {problem}")
+    return description, list(description["style_names"])
 
 
 def load_onnx(path: str | os.PathLike) -> tuple[OnnxNetwork, list[str], dict]:

@@ -14,6 +14,7 @@ from torchvision.transforms import v2
 
 from nst_ff.errors import NstError
 from nst_ff.io.images import ImageReadError, list_images, read_image, resize_shorter
+from nst_ff.io.paths import names_problem
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def load_styles(style_dir: str | os.PathLike, style_size: int) -> tuple[list[str
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise DataError(f"style folder {style_dir}: several files for style(s) {', '.join(duplicates)}")
+    problem = names_problem(names)  # the names go into checkpoints, then into file names
+    if problem:
+        raise DataError(f"style folder {style_dir}: {problem}; rename the file")
     try:
         images = [resize_shorter(read_image(path), style_size) for path in paths]
     except ImageReadError as error:

@@ -4,12 +4,24 @@ naming the setting; and the run directory: never overwritten by a fresh model un
 import math
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nst_ff.errors import NstError
+from nst_ff.io.paths import name_problem
 from nst_ff.model.checkpoint import CheckpointError, read_checkpoint
+from nst_ff.model.schema import MAX_STYLE_SIZE
+from nst_ff.train.run_folder import REPLACED, restore_or_drop
 
 STYLE_SAMPLINGS = ("balanced", "uniform")
+# Upper bounds, checked before any work: far above any sensible run, far below what exhausts memory or time.
+# (key, least, most); VGG's relu4_3 sees an image 8 times smaller, so 16 px is the least that gives it 2x2.
+WHOLE_NUMBERS = (
+    ("data.batch_size", 1, 1024), ("data.image_size", 16, 2048), ("data.style_size", 16, MAX_STYLE_SIZE),
+    ("trainer.max_steps", 1, 10**8), ("trainer.accumulate_grad_batches", 1, 1024),
+    ("trainer.log_every_n_steps", 1, 10**8), ("checkpoint.every_n_steps", 1, 10**8),
+    ("data.num_workers", 0, 256), ("data.grid_images", 0, 64), ("optim.warmup_steps", 0, 10**8),
+    ("logging.image_every_n_steps", 0, 10**8),
+)
 
 
 class SettingsError(NstError, ValueError):
@@ -23,10 +35,12 @@ def _get(cfg: DictConfig, key: str):
     return node
 
 
-def _whole(cfg, key: str, least: int) -> None:
+def _whole(cfg, key: str, least: int, most: int) -> None:
     value = _get(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise SettingsError(f"{key}={value}: must be a whole number >= {least}")
+    if value > most:
+        raise SettingsError(f"{key}={value}: must be at most {most}")
 
 
 def _number(cfg, key: str, positive: bool, at_most: float = math.inf) -> None:
@@ -39,11 +53,9 @@ def _number(cfg, key: str, positive: bool, at_most: float = math.inf) -> None:
 
 def check_settings(cfg: DictConfig) -> None:
     """Types, signs and sizes of every setting train() reads itself; Hydra has already refused unknown keys."""
-    for key in ("data.batch_size", "data.image_size", "data.style_size", "trainer.max_steps",
-                "trainer.accumulate_grad_batches", "trainer.log_every_n_steps", "checkpoint.every_n_steps"):
-        _whole(cfg, key, 1)
-    for key in ("data.num_workers", "data.grid_images", "optim.warmup_steps", "logging.image_every_n_steps"):
-        _whole(cfg, key, 0)
+    check_given(cfg)
+    for key, least, most in WHOLE_NUMBERS:
+        _whole(cfg, key, least, most)
     for key in ("optim.lr", "model.alpha"):
         _number(cfg, key, positive=True)
     if cfg.optim.cin_lr is not None:
@@ -53,10 +65,23 @@ def check_settings(cfg: DictConfig) -> None:
         _number(cfg, key, positive=False)
     if cfg.style_sampling not in STYLE_SAMPLINGS:
         raise SettingsError(f"style_sampling={cfg.style_sampling}: choose one of {', '.join(STYLE_SAMPLINGS)}")
-    if cfg.finetune_from is not None and not isinstance(cfg.finetune_from, str):
-        raise SettingsError(f"finetune_from={cfg.finetune_from}: must be the path of a checkpoint")
     if not isinstance(cfg.overwrite, bool):
         raise SettingsError(f"overwrite={cfg.overwrite}: must be true or false")
+
+
+def check_given(cfg: DictConfig) -> None:
+    """Every mandatory value given, a run name that is a safe folder name, a fine-tune base outside this run."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise SettingsError(f"{', '.join(missing)}: required, and not given (add {missing[0]}=VALUE)")
+    problem = name_problem(str(cfg.run_name))  # it names folders: checkpoints/<run_name>, runs/<run_name>
+    if problem:
+        raise SettingsError(f"run_name={cfg.run_name}: {problem}")
+    if cfg.finetune_from is not None and not isinstance(cfg.finetune_from, str):
+        raise SettingsError(f"finetune_from={cfg.finetune_from}: must be the path of a checkpoint")
+    if cfg.finetune_from and Path(cfg.finetune_from).resolve().is_relative_to(Path(cfg.checkpoint.dir).resolve()):
+        raise SettingsError(f"finetune_from={cfg.finetune_from} is a checkpoint of this run ({cfg.checkpoint.dir}), "
+                            "which the fine-tuned run writes over: fine-tune into another run_name")
 
 
 def resume_path(cfg: DictConfig) -> str | None:
@@ -88,24 +113,23 @@ def check_resume(path: str, model: dict, style_names: list[str]) -> None:
                             "(resume with the model settings it was trained with)")
 
 
-def prepare_run_dir(cfg: DictConfig, resuming: bool) -> None:
-    """Removes temporary files a killed run left behind, and refuses to train a fresh model over a run's
-    checkpoints unless overwrite=true (which clears them and the run's TensorBoard events first)."""
+def prepare_run_dir(cfg: DictConfig, resuming: bool) -> bool:
+    """Removes temporary files a killed run left behind (and settles a replacement it left half done), and
+    refuses to train a fresh model over a run's checkpoints unless overwrite=true. Deletes nothing of the old
+    run: True when it is to be replaced, which train() does once every input is checked (run_folder.set_aside)."""
     folder = Path(cfg.checkpoint.dir)
     if not folder.is_dir():
-        return
+        return False
     for stray in folder.glob(".*.tmp*"):  # checkpoint.atomic_save's, from a process killed mid-write
         stray.unlink(missing_ok=True)
+    if (folder / REPLACED).is_dir():
+        restore_or_drop(folder, Path(cfg.logging.dir) / str(cfg.run_name))
     existing = sorted(folder.glob("*.ckpt"))
     if resuming or not existing:
-        return
+        return False
     if not cfg.overwrite:
         raise SettingsError(
             f"run {cfg.run_name} already has checkpoints in {folder}: resume it with ckpt_path=last, "
             "train another with run_name=NEW_NAME, or replace it with overwrite=true"
         )
-    for path in existing:
-        path.unlink()
-    events = Path(cfg.logging.dir) / str(cfg.run_name)
-    for path in [*events.glob("events.out.tfevents.*"), events / "hparams.yaml"]:
-        path.unlink(missing_ok=True)
+    return True

@@ -1,5 +1,6 @@
 """`train(cfg)`: builds data, network, loss and Lightning trainer from a Hydra config and fits."""
 
+import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -9,15 +10,18 @@ import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick
 from nst_ff.model.checkpoint import atomic_save, thumbnail
+from nst_ff.model.schema import MAX_STYLES
 from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, WeightGuard
 from nst_ff.train.data import load_styles
 from nst_ff.train.finetune import add_styles, read_base
 from nst_ff.train.module import StyleTransferModule
-from nst_ff.train.settings import check_resume, check_settings, prepare_run_dir, resume_path
+from nst_ff.train.run_folder import locked, restore_or_drop, set_aside
+from nst_ff.train.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
 
 log = logging.getLogger(__name__)
 # The loss network is frozen and meant to stay in eval mode; Lightning warns about it at every start.
@@ -46,8 +50,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def train(cfg: DictConfig) -> Path:
     """Fit a network as `cfg` says; returns the path of the last checkpoint."""
     check_settings(cfg)
+    # One process per run folder: DDP's other ranks are the same run (rank 0 holds the lock and the folder).
+    main = rank_zero_only.rank == 0
+    with locked(Path(cfg.checkpoint.dir), cfg.run_name) if main else contextlib.nullcontext():
+        return _train(cfg, main)
+
+
+def _train(cfg: DictConfig, main: bool) -> Path:
     ckpt_path = resume_path(cfg)
-    prepare_run_dir(cfg, resuming=ckpt_path is not None)
+    replacing = prepare_run_dir(cfg, resuming=ckpt_path is not None) if main else False
     L.seed_everything(cfg.seed, workers=True)
     base = read_base(cfg.finetune_from) if cfg.finetune_from else None
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -56,6 +67,8 @@ def train(cfg: DictConfig) -> Path:
              len(datamodule.style_names), ", ".join(datamodule.style_names))
     old_names = base.style_names if base else []
     style_names = old_names + datamodule.style_names
+    if len(style_names) > MAX_STYLES:
+        raise SettingsError(f"{len(style_names)} styles: a network holds at most {MAX_STYLES}")
     network = hydra.utils.instantiate(cfg.model, num_styles=len(style_names))
     if base:
         add_styles(base, network, datamodule.style_names)
@@ -109,8 +122,17 @@ def train(cfg: DictConfig) -> Path:
                    checkpoints, LearningRateMonitor(logging_interval="step")],
         plugins=[AtomicCheckpointIO()],
     )
-    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    # Every input is checked by now: the old run (overwrite=true) steps aside, and is deleted only once this
+    # run has written a checkpoint of its own (put back otherwise, even after a kill: see prepare_run_dir).
+    folder, events = Path(cfg.checkpoint.dir), Path(cfg.logging.dir) / str(cfg.run_name)
+    if replacing:
+        set_aside(folder, events)
+    try:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    finally:
+        if replacing:
+            restore_or_drop(folder, events)
     if trainer.global_step < cfg.trainer.max_steps:
         log.info("stopped at step %d of %d; resume with run_name=%s ckpt_path=last", trainer.global_step,
                  cfg.trainer.max_steps, cfg.run_name)
