@@ -128,7 +128,7 @@ def test_bad_input_exits_2(folders, tmp_path, capsys, change, message):
 
 
 @pytest.mark.parametrize("argument, message", [
-    (["--size", "0"], "argument --size: must be > 0, got 0 (see --help)"),
+    (["--size", "0"], "argument --size: must be from 16 to 2048, got 0 (see --help)"),
     (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
     (["--log", "{blocker}/tb"], "cannot write to {blocker}/tb: {blocker} is not a folder"),
     (["--json", "{blocker}/report.json"], "cannot write to {blocker}: {blocker} is not a folder"),

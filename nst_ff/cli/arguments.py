@@ -22,6 +22,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def int_from(least: int, most: int):
+    """An argparse type: a whole number from `least` to `most`, the bounds named when refused."""
+    def whole(text: str) -> int:
+        value = int(text)
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be from {least} to {most}, got {text}")
+        return value
+
+    whole.__name__ = "int"  # argparse names the type in its message: "invalid int value"
+    return whole
+
+
 def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import torch
 
-from nst_ff.cli.arguments import Parser, fail, non_negative, non_negative_int, positive_int
+from nst_ff.cli.arguments import Parser, fail, int_from, non_negative
 from nst_ff.errors import UsageError
 from nst_ff.io import jsonfile
 from nst_ff.io.config import default_style_size, loss_config
 from nst_ff.io.images import ImageReadError, read_image, resize_shorter
-from nst_ff.io.paths import check_writable
+from nst_ff.io.paths import check_output, check_writable
 from nst_ff.loss.perceptual import PerceptualLoss
 from nst_ff.loss.vgg import VGGWeightsError
 from nst_ff.measure.evaluation import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.measure.optimization import OPTIMIZERS
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick, format_quality, measure
 from nst_ff.model.checkpoint import CheckpointError, load_checkpoint
+from nst_ff.model.schema import MAX_STYLE_SIZE
 
 
 def parse_args(argv):
@@ -31,11 +32,13 @@ def parse_args(argv):
     parser.add_argument("--content-dir", required=True, help="photos (searched recursively, sorted)")
     parser.add_argument("--style-dir", required=True, help="the paintings, named by style (file stem)")
     parser.add_argument("--styles", help="comma-separated subset of the checkpoint's styles (default: all)")
-    parser.add_argument("--size", type=positive_int, default=256, help="photos resized and centre-cropped (256)")
-    parser.add_argument("--style-size", type=positive_int, help="shorter side of the paintings "
+    # Bounds: VGG's deepest style layer needs 16 px; above them memory or time runs out on any machine.
+    parser.add_argument("--size", type=int_from(16, 2048), default=256,
+                        help="photos resized and centre-cropped (256)")
+    parser.add_argument("--style-size", type=int_from(16, MAX_STYLE_SIZE), help="shorter side of the paintings "
                         "(default: the checkpoint's training value, else conf/data/folders.yaml)")
-    parser.add_argument("--limit", type=positive_int, default=4, help="photos to use (default 4)")
-    parser.add_argument("--opt-steps", type=non_negative_int, default=200,
+    parser.add_argument("--limit", type=int_from(1, 10000), default=4, help="photos to use (default 4)")
+    parser.add_argument("--opt-steps", type=int_from(0, 100000), default=200,
                         help="optimiser steps per photo (200); 0: the quality report alone")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
     parser.add_argument("--content-weight", type=non_negative,
@@ -47,6 +50,7 @@ def parse_args(argv):
     parser.add_argument("--vgg-weights", help="default: $NST_FF_VGG_WEIGHTS, else imagenet (as training)")
     parser.add_argument("--log", default="runs/evaluate", help="TensorBoard folder (default runs/evaluate)")
     parser.add_argument("--json", help="report file (default: LOG/evaluation.json)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report file")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
 
@@ -105,7 +109,7 @@ def main(argv=None) -> int:
         return int(exit.code or 0)
     json_path = Path(args.json or Path(args.log) / "evaluation.json")
     try:
-        check_writable(json_path.parent)
+        check_output(json_path, args.overwrite, [args.ckpt], "--json")
         check_writable(args.log)
         run = prepare(args)
     except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
@@ -117,7 +121,10 @@ def main(argv=None) -> int:
         return fail("evaluate.py", "the network's output is not finite (NaN or infinity): its weights are broken; "
                     "use an earlier checkpoint")
     print(format_quality(quality))
-    report = {"checkpoint": str(args.ckpt), "size": args.size, "photos": list(photos),
+    # Scores depend on the VGG weights: they are the user's (--vgg-weights, $NST_FF_VGG_WEIGHTS), never the file's.
+    print(f"scored with VGG weights: {run['config']['vgg']['weights']}", file=sys.stderr)
+    report = {"checkpoint": str(args.ckpt), "vgg_weights": run["config"]["vgg"]["weights"], "size": args.size,
+              "photos": list(photos),
               "missing_styles": run["missing"], "quality": quality}
     rows = {}
     if args.opt_steps:

@@ -9,15 +9,16 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.cli.arguments import Parser, fail, layer_list, layer_weights, non_negative, positive_int
+from nst_ff.cli.arguments import Parser, fail, int_from, layer_list, layer_weights, non_negative
 from nst_ff.errors import UsageError
 from nst_ff.io.config import default_style_size, loss_config
 from nst_ff.io.images import ImageReadError, image_format, read_image, resize_shorter, save_gif, save_image
-from nst_ff.io.paths import check_writable
+from nst_ff.io.paths import check_distinct, check_output, check_writable
 from nst_ff.loss.perceptual import PerceptualLoss
 from nst_ff.loss.vgg import VGGWeightsError
 from nst_ff.measure.optimization import INITS, OPTIMIZERS, initial_image, optimize_image
 from nst_ff.model.checkpoint import NST_FF_KEY, CheckpointError, read_checkpoint, training_record
+from nst_ff.model.schema import MAX_STYLE_SIZE
 
 
 def parse_args(argv):
@@ -26,12 +27,14 @@ def parse_args(argv):
     parser.add_argument("--style-image", required=True, help="painting whose style to transfer (any image)")
     parser.add_argument("--output", required=True, help="stylized image to write (.png, .jpg, ...)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs")
-    parser.add_argument("--steps", type=positive_int, default=300,
+    parser.add_argument("--overwrite", action="store_true", help="replace --output (and --gif) if they exist")
+    parser.add_argument("--steps", type=int_from(1, 100000), default=300,
                         help="optimiser steps; an L-BFGS step may evaluate the loss several times (default 300)")
     parser.add_argument("--lr", type=non_negative, help="step size (default: 1.0 for lbfgs, 0.02 for adam)")
     parser.add_argument("--init", choices=INITS, default="content", help="starting image (default content)")
-    parser.add_argument("--size", type=positive_int, default=256, help="shorter side of the photo (default 256)")
-    parser.add_argument("--style-size", type=positive_int, help="shorter side of the style image "
+    # Bounds: VGG's deepest style layer needs 16 px; a 2048 px optimisation already needs gigabytes.
+    parser.add_argument("--size", type=int_from(16, 2048), default=256, help="shorter side of the photo (default 256)")
+    parser.add_argument("--style-size", type=int_from(16, MAX_STYLE_SIZE), help="shorter side of the style image "
                         "(default: training's, conf/data/folders.yaml)")
     parser.add_argument("--ckpt", help="optimise the loss this checkpoint was trained with (and its style size); "
                         "the options below still override it")
@@ -47,7 +50,7 @@ def parse_args(argv):
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise init")
     parser.add_argument("--log", metavar="LOGDIR", help="TensorBoard folder for loss curves and images")
-    parser.add_argument("--log-every", type=positive_int, default=10, help="steps between images (log and GIF)")
+    parser.add_argument("--log-every", type=int_from(1, 100000), default=10, help="steps between images (log and GIF)")
     parser.add_argument("--gif", metavar="PATH", help="write an animated GIF of the optimisation")
     return parser.parse_args(argv)
 
@@ -57,8 +60,10 @@ def prepare(args) -> tuple[torch.Tensor, torch.Tensor, PerceptualLoss]:
     image_format(args.output)
     if args.gif and image_format(args.gif) != "GIF":
         raise UsageError(f"--gif {args.gif}: the animation must be a .gif file")
-    for path in filter(None, [args.output, args.gif]):
-        check_writable(Path(path).parent)
+    check_distinct([Path(path) for path in filter(None, [args.output, args.gif])])
+    for path, option in ((args.output, "--output"), (args.gif, "--gif")):
+        if path:
+            check_output(path, args.overwrite, [args.input, args.style_image, args.ckpt], option)
     if args.log:
         check_writable(args.log)
     trained = training_record(read_checkpoint(args.ckpt)[NST_FF_KEY]) if args.ckpt else {}  # its loss, not its net

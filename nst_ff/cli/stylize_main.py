@@ -4,6 +4,7 @@ Needs only the network and its checkpoint (no Lightning, Hydra or VGG; VGG is lo
 """
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,18 @@ from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_output
 from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 from nst_ff.infer.stylizer import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
 from nst_ff.io.config import loss_config
-from nst_ff.io.images import STDIO, ImageReadError
+from nst_ff.io.images import MAX_PIXELS, STDIO, ImageReadError
+from nst_ff.io.paths import check_output, check_writable
 from nst_ff.model.checkpoint import CheckpointError, export, load_checkpoint, training_record
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.infer.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
 CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")
+# (option, argument, least, most), checked before any work. Sizes: a shorter side of MAX_SIDE already makes
+# Pillow's decompression-bomb limit of pixels (MAX_PIXELS, checked again per photo after resizing).
+MAX_SIDE = math.isqrt(MAX_PIXELS)
+LIMITS = (("--size", "size", 1, MAX_SIDE), ("--max-size", "max_size", 1, 10**6),
+          ("--batch-size", "batch_size", 1, 256), ("--workers", "workers", 0, 64), ("--tile", "tile", 0, 8192))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,8 +173,9 @@ class Plan:
 def make_plan(args, network, style_names: list[str]) -> Plan | None:
     """The validated plan of a stylizing run; None when there is nothing to stylize (an export alone)."""
     choices, sheet_suffix, sheet_columns = choose_styles(args, style_names)
-    if args.export and Path(args.export).exists() and not args.overwrite:
-        raise UsageError(f"{args.export} exists; add --overwrite to replace it")
+    if args.export:
+        check_output(args.export, args.overwrite, [args.ckpt, args.input not in (None, STDIO) and args.input],
+                     "--export")
     if args.input is None:
         if choices or args.activations:
             raise UsageError("--input is required to stylize")
@@ -180,10 +188,14 @@ def make_plan(args, network, style_names: list[str]) -> Plan | None:
     check_numbers(args)
     device = pick_device(args.device, args.precision, network)
     photos = list_inputs(args.input, args.output or "stylized")
-    plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite)
+    plan_outputs(photos, choices, args.output or "stylized", args.format, sheet_suffix, args.overwrite,
+                 [Path(args.ckpt)])
+    if args.activations:
+        check_writable(args.activations)
     dump = activation_dump(args, network) if args.activations else None
     if len(photos) == 1:  # read now: an unreadable photo stops the run before any file appears
-        batches = [[(0, resize_photo(read_photo(photos[0].source), args.size, args.max_size), None)]]
+        image = resize_photo(read_photo(photos[0].source), args.size, args.max_size, photos[0].shown)
+        batches = [[(0, image, None)]]
     else:  # read ahead in worker processes while the network computes
         workers = min(args.workers, len(photos))
         dataset = Photos([photo.source for photo in photos], args.size, args.max_size)
@@ -198,11 +210,12 @@ def check_numbers(args) -> None:
         raise UsageError(f"--tile {args.tile}: tiles must be at least 16 pixels (or 0 for none)")
     if not 0 <= args.strength <= 1:  # also refuses NaN
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
-    for option, value, least in (("--size", args.size, 1), ("--max-size", args.max_size, 1),
-                                 ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
-                                 ("--tile", args.tile, 0)):
+    for option, value, least, most in LIMITS:
+        value = getattr(args, value)
         if value is not None and value < least:
             raise UsageError(f"{option} {value}: must be at least {least}")
+        if value is not None and value > most:
+            raise UsageError(f"{option} {value}: must be at most {most}")
 
 
 def execute(plan: Plan, args, network, style_names: list[str]) -> int:

@@ -11,6 +11,7 @@ from nst_ff.io.config import conf_dir
 
 
 def run(cfg: DictConfig) -> None:
+    from nst_ff.train.callbacks import Interrupted
     from nst_ff.train.training import train  # Lightning and the VGG load only once Hydra has parsed the command
 
     try:
@@ -18,6 +19,12 @@ def run(cfg: DictConfig) -> None:
     except NstError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as stopped:
+        print(f"train.py: {stopped}; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
+        sys.exit(128 + 2)
+    except KeyboardInterrupt:  # before training started (reading photos, loading VGG): nothing to save yet
+        print("train.py: stopped by Ctrl-C before training started", file=sys.stderr)
+        sys.exit(128 + 2)
     except SIGTERMException:  # Lightning's, raised after the step in progress; last.ckpt is saved by then
         print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 15)

@@ -15,28 +15,34 @@ from nst_ff.errors import UsageError
 from nst_ff.infer.styles import StyleChoice
 from nst_ff.io.images import (
     IMAGE_EXTENSIONS,
+    MAX_PIXELS,
     STDIO,
     ImageReadError,
     image_format,
     list_images,
     read_image,
 )
-from nst_ff.io.paths import check_writable
+from nst_ff.io.paths import check_distinct, check_writable, inside, same_file
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # An --output ending like this names a file (refused unless PNG or JPEG); anything else is a folder.
 FILE_SUFFIXES = (*OUTPUT_FORMATS, *IMAGE_EXTENSIONS, ".gif", ".tif", ".tiff")
 
 
-def resize_photo(image: torch.Tensor, size: int | None, max_size: int | None) -> torch.Tensor:
-    """--size sets the shorter side; --max-size then caps the longer side (downscaling only)."""
-    if size:
-        image = TF.resize(image, [size], antialias=True)
+def resize_photo(image: torch.Tensor, size: int | None, max_size: int | None, label: str = "photo") -> torch.Tensor:
+    """--size sets the shorter side; --max-size then caps the longer side (downscaling only). The result is
+    refused (ImageReadError naming `label`) before resizing when it would exceed MAX_PIXELS."""
     height, width = image.shape[-2:]
+    if size:
+        scale = size / min(height, width)
+        height, width = max(1, round(height * scale)), max(1, round(width * scale))
     if max_size and max(height, width) > max_size:
         scale = max_size / max(height, width)
-        image = TF.resize(image, [max(1, round(height * scale)), max(1, round(width * scale))], antialias=True)
-    return image
+        height, width = max(1, round(height * scale)), max(1, round(width * scale))
+    if height * width > MAX_PIXELS:
+        raise ImageReadError(f"{label}: {width}x{height} pixels after --size is over the limit of {MAX_PIXELS} "
+                             "pixels; give a smaller --size or a --max-size")
+    return image if (height, width) == tuple(image.shape[-2:]) else TF.resize(image, [height, width], antialias=True)
 
 
 def read_photo(source: Path | bytes) -> torch.Tensor:
@@ -65,7 +71,9 @@ class Photos(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            return index, resize_photo(read_photo(self.sources[index]), self.size, self.max_size), None
+            source = self.sources[index]
+            label = str(source) if isinstance(source, Path) else "<stdin>"
+            return index, resize_photo(read_photo(source), self.size, self.max_size, label), None
         except ImageReadError as error:
             return index, None, str(error)
 
@@ -121,9 +129,10 @@ def list_inputs(text: str, output: str | None = None) -> list[Photo]:
 
 
 def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, folder_format: str,
-                 sheet_suffix: str | None, overwrite: bool) -> None:
-    """Fills in every destination, refusing impossible or existing ones before anything is written.
-    `output` is one image file, '-' (stdout) or a folder; in a folder, names are <photo>_<style slug>."""
+                 sheet_suffix: str | None, overwrite: bool, protected: list[Path]) -> None:
+    """Fills in every destination, refusing impossible, colliding or existing ones, and any that is an input
+    photo or a file in `protected` (the checkpoint), before anything is written. `output` is one image file,
+    '-' (stdout) or a folder; in a folder, names are <photo>_<style slug>, made safe by paths.inside."""
     count = len(photos) * (len(choices) + (sheet_suffix is not None))
     if output == STDIO or (Path(output).suffix.lower() in FILE_SUFFIXES and not Path(output).is_dir()):
         if output != STDIO:
@@ -134,13 +143,23 @@ def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, f
     else:
         folder, ext = Path(output), f".{folder_format}"
         for photo in photos:
-            photo.destinations = [folder / f"{photo.name}_{choice.slug}{ext}" for choice in choices]
-            photo.sheet = folder / f"{photo.name}_{sheet_suffix}{ext}" if sheet_suffix else None
+            photo.destinations = [inside(folder, f"{photo.name}_{choice.slug}{ext}") for choice in choices]
+            photo.sheet = inside(folder, f"{photo.name}_{sheet_suffix}{ext}") if sheet_suffix else None
     files = [path for photo in photos for path in photo.destinations + [photo.sheet] if path not in (None, STDIO)]
+    check_files(files, [p.source for p in photos if isinstance(p.source, Path)], protected, overwrite)
+
+
+def check_files(files: list[Path], photos: list[Path], protected: list[Path], overwrite: bool) -> None:
+    """Distinct outputs, none of them an input photo or a protected file (even with --overwrite), none existing
+    unless --overwrite, in writable folders."""
+    check_distinct(files)
+    inputs = {path.resolve() for path in [*protected, *photos]}
+    for path in files:
+        if path.resolve() in inputs or any(same_file(path, source) for source in protected):
+            raise UsageError(f"{path} is an input of this run: write the outputs elsewhere (--output)")
     if not overwrite:
         for path in files:
             if path.exists():
                 raise UsageError(f"{path} exists; add --overwrite to replace it")
     for folder in dict.fromkeys(path.parent for path in files):
         check_writable(folder)
-

@@ -9,6 +9,8 @@ import torch
 
 from nst_ff.errors import UsageError
 
+MAX_STEPS = 100  # images in one --interpolate: a strip of 100 is already a film
+
 
 @dataclass(frozen=True)
 class StyleChoice:
@@ -96,6 +98,8 @@ def parse_interpolation(text: str, steps: int, style_names: list[str]) -> tuple[
         raise UsageError(f"--interpolate {text!r}: expected exactly two styles, as in a,b")
     if steps < 2:
         raise UsageError(f"--steps {steps}: an interpolation needs at least 2 steps")
+    if steps > MAX_STEPS:
+        raise UsageError(f"--steps {steps}: an interpolation has at most {MAX_STEPS} steps")
     a, b = (resolve_style(item, style_names) for item in items)
     eye = torch.eye(len(style_names))
     path = f"{style_names[a]}-to-{style_names[b]}"

@@ -26,10 +26,25 @@ class ImageReadError(NstError, ValueError):
     """An image that cannot be used; the message names the path and the reason."""
 
 
+def _greyscale_to_8_bits(image: Image.Image) -> Image.Image:
+    """16- and 32-bit integer and 32-bit float greyscale -> 8 bits over the type's full range (a plain convert
+    clips integers above 255 to white and turns floats in [0, 1] black). Floats outside [0, 1] have no range to
+    scale by: ValueError."""
+    low, high = image.getextrema()
+    if image.mode == "F":
+        if not (0 <= low and high <= 1):  # also NaN
+            raise ValueError(f"32-bit float pixels from {low:g} to {high:g}, outside [0, 1]: save it as 8 or 16 bits")
+        return image.point(lambda value: value * 255).convert("L")
+    bits = getattr(image, "tag_v2", {}).get(258, (16,))[0] if image.mode == "I" else 16
+    if low < 0:
+        raise ValueError(f"signed {bits}-bit pixels down to {low}: save it as 8 or 16 bits")
+    scale = 1 / 2 ** (23 if bits == 32 or high > 65535 else 8)  # int32's largest value is 2^31 - 1
+    return image.convert("I").point(lambda value: value * scale).convert("L")
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit greyscale: scale to 8 bits; a plain convert would clip everything above 255 to white.
-        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = _greyscale_to_8_bits(image)
     if image.mode == "P":
         image = image.convert("RGBA")  # palette images may carry transparency
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:

@@ -14,7 +14,8 @@ from nst_ff.errors import UsageError
 # (hidden files) or one of the characters that stylize's option syntax and mix file names use (, : @ +).
 SAFE_NAME = re.compile(r"\w(?:[\w .-]*[\w-])?")
 MAX_NAME_LENGTH = 100  # file systems allow 255 bytes; a file name adds a photo's name and a mix's weights
-NAME_RULE = f"letters, digits, _ - . and inner spaces, at most {MAX_NAME_LENGTH} characters, no '..'"
+NAME_RULE = (f"letters, digits, _ - . and inner spaces, starting with a letter, digit or _, at most "
+             f"{MAX_NAME_LENGTH} characters, no '..'")
 
 
 def name_problem(name) -> str | None:
@@ -86,13 +87,13 @@ def check_output(path: str | os.PathLike, overwrite: bool, inputs: Iterable, opt
 
 def check_distinct(paths: Iterable[Path]) -> None:
     """Refuses outputs of which two would share one file (also on a case-insensitive disk), before any is written."""
-    seen = {}
+    seen = set()
     for path in paths:
         key = str(path.resolve()).casefold()
         if key in seen:
-            raise UsageError(f"two outputs of this run would both be {path} ({seen[key]} and {path.name}): write "
-                             "them to separate folders or rename the photos")
-        seen[key] = path.name
+            raise UsageError(f"two outputs of this run would both be written to {path} (photo and style names that "
+                             "run together, or mixes whose weights round alike): run them separately")
+        seen.add(key)
 
 
 def check_writable(folder: str | os.PathLike) -> None:

@@ -61,6 +61,11 @@ class EndOfRunCheckpoint(Callback):
         log.info("saved step %d to %s", trainer.global_step, self.path)
 
 
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C after saving its last step: the command exits 130 (128 + SIGINT), as a shell
+    expects of an interrupted program, not 0 as if the run had finished."""
+
+
 class GracefulStop(Callback):
     """Ctrl-C (SIGINT) or SIGUSR1 stops training after the step in progress, which then ends as usual (with
     its last.ckpt); a second Ctrl-C aborts at once. SIGTERM is Lightning's own, with the same outcome."""
@@ -69,6 +74,7 @@ class GracefulStop(Callback):
 
     def __init__(self):
         self.requested = False
+        self.received = None  # the signal that stopped training
         self.previous = {}
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
@@ -82,7 +88,7 @@ class GracefulStop(Callback):
                 signal.signal(signum, self.request)
 
     def request(self, signum, frame) -> None:
-        self.requested = True
+        self.requested, self.received = True, signum
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C raises KeyboardInterrupt
         log.warning("%s: stopping after this step and saving last.ckpt (Ctrl-C again to abort without saving)",
                     signal.Signals(signum).name)

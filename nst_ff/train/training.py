@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import signal
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick
 from nst_ff.model.checkpoint import atomic_save, thumbnail
 from nst_ff.model.schema import MAX_STYLES
-from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, WeightGuard
+from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, Interrupted, WeightGuard
 from nst_ff.train.data import load_styles
 from nst_ff.train.finetune import add_styles, read_base
 from nst_ff.train.module import StyleTransferModule
@@ -114,11 +115,12 @@ def _train(cfg: DictConfig, main: bool) -> Path:
         save_last=True,
         enable_version_counter=False,  # re-running a named run overwrites last.ckpt, never last-v1.ckpt
     )
+    stop = GracefulStop()
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=logger,
         # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
-        callbacks=[WeightGuard(cfg.checkpoint.dir), GracefulStop(), EndOfRunCheckpoint(cfg.checkpoint.dir),
+        callbacks=[WeightGuard(cfg.checkpoint.dir), stop, EndOfRunCheckpoint(cfg.checkpoint.dir),
                    checkpoints, LearningRateMonitor(logging_interval="step")],
         plugins=[AtomicCheckpointIO()],
     )
@@ -136,4 +138,6 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     if trainer.global_step < cfg.trainer.max_steps:
         log.info("stopped at step %d of %d; resume with run_name=%s ckpt_path=last", trainer.global_step,
                  cfg.trainer.max_steps, cfg.run_name)
+    if stop.received == signal.SIGINT:
+        raise Interrupted(f"stopped by Ctrl-C at step {trainer.global_step}, saved in {folder / 'last.ckpt'}")
     return Path(cfg.checkpoint.dir) / "last.ckpt"
