@@ -26,7 +26,7 @@ class ImageReadError(NstError, ValueError):
     """An image that cannot be used; the message names the path and the reason."""
 
 
-def _greyscale_to_8_bits(image: Image.Image) -> Image.Image:
+def _greyscale_to_8_bits(image: Image.Image, bits: int) -> Image.Image:
     """16- and 32-bit integer and 32-bit float greyscale -> 8 bits over the type's full range (a plain convert
     clips integers above 255 to white and turns floats in [0, 1] black). Floats outside [0, 1] have no range to
     scale by: ValueError."""
@@ -35,16 +35,15 @@ def _greyscale_to_8_bits(image: Image.Image) -> Image.Image:
         if not (0 <= low and high <= 1):  # also NaN
             raise ValueError(f"32-bit float pixels from {low:g} to {high:g}, outside [0, 1]: save it as 8 or 16 bits")
         return image.point(lambda value: value * 255).convert("L")
-    bits = getattr(image, "tag_v2", {}).get(258, (16,))[0] if image.mode == "I" else 16
     if low < 0:
         raise ValueError(f"signed {bits}-bit pixels down to {low}: save it as 8 or 16 bits")
     scale = 1 / 2 ** (23 if bits == 32 or high > 65535 else 8)  # int32's largest value is 2^31 - 1
     return image.convert("I").point(lambda value: value * scale).convert("L")
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _to_rgb(image: Image.Image, bits: int) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        image = _greyscale_to_8_bits(image)
+        image = _greyscale_to_8_bits(image, bits)
     if image.mode == "P":
         image = image.convert("RGBA")  # palette images may carry transparency
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -68,9 +67,11 @@ def _open(source, label: str, max_pixels: int, is_empty: Callable[[], bool]) -> 
                 raise ImageReadError(
                     f"{label}: {width}x{height} pixels is over the limit of {max_pixels} (decompression bomb?)"
                 )
+            # Bits per sample, from a TIFF's tags (gone once transposed): mode "I" holds 16- and 32-bit integers.
+            bits = getattr(image, "tag_v2", {}).get(258, (16,))[0]
             image = ImageOps.exif_transpose(image)
             image.load()
-            return _to_rgb(image)
+            return _to_rgb(image, bits)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as error:

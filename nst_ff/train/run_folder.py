@@ -2,14 +2,13 @@
 (overwrite=true) only once the new one has a checkpoint of its own; until then the old one waits aside."""
 
 import contextlib
+import fcntl
+import os
 import shutil
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from nst_ff.errors import NstError
 
-LOCK = ".lock"
 REPLACED = ".replaced"  # the old run's checkpoints (and events/, its TensorBoard files) while a new one starts
 
 
@@ -19,22 +18,22 @@ class RunInUseError(NstError, RuntimeError):
 
 @contextlib.contextmanager
 def locked(folder: Path, run_name: str):
-    """Holds `folder`'s lock while the block runs; another run holding it is refused at once. The operating
-    system drops the lock when a process dies however it dies (flock), so a killed run never leaves it held."""
+    """Holds a lock on `folder` itself while the block runs (flock on the folder: no lock file to leave behind);
+    another run holding it is refused at once. The operating system drops the lock when a process ends however
+    it ends, so a killed run never leaves it held."""
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / LOCK, timeout=0)
+    descriptor = os.open(folder, os.O_RDONLY)
     try:
-        lock.acquire()
-    except Timeout:
-        raise RunInUseError(f"run {run_name} is being trained by another process (it holds {folder / LOCK}): "
-                            "wait for it, or train into another run_name") from None
-    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInUseError(f"run {run_name} is being trained by another process (it holds {folder}): "
+                                "wait for it, or train into another run_name") from None
         yield
     finally:
-        lock.release()
-        if created and [path.name for path in folder.iterdir()] in ([], [LOCK]):  # a run refused before any write
-            (folder / LOCK).unlink(missing_ok=True)
+        os.close(descriptor)  # releases the lock
+        if created and not any(folder.iterdir()):  # a run refused before it wrote anything
             folder.rmdir()
 
 
