@@ -68,8 +68,8 @@ def training_record(info: dict) -> dict:
     record = {key: info[key] for key in ("loss", "style_size", "thumbnails") if key in info}
     if "loss" in record:
         loss = dict(record["loss"])
-        arch = loss.pop("vgg_arch", None) or loss.pop("vgg", {}).get("arch", "vgg16")
-        record["loss"] = {**loss, "vgg": {"arch": arch}}
+        arch = loss.pop("vgg_arch", None) or loss.pop("vgg", {}).get("arch")
+        record["loss"] = {**loss, **({"vgg": {"arch": arch}} if arch else {})}
     return record
 
 
