@@ -124,8 +124,7 @@ def main(argv=None) -> int:
     # Scores depend on the VGG weights: they are the user's (--vgg-weights, $NST_FF_VGG_WEIGHTS), never the file's.
     print(f"scored with VGG weights: {run['config']['vgg']['weights']}", file=sys.stderr)
     report = {"checkpoint": str(args.ckpt), "vgg_weights": run["config"]["vgg"]["weights"], "size": args.size,
-              "photos": list(photos),
-              "missing_styles": run["missing"], "quality": quality}
+              "photos": list(photos), "missing_styles": run["missing"], "quality": quality}
     rows = {}
     if args.opt_steps:
         report.update(compare_with_optimum(args, run["network"], run["style_names"], paintings, photos, run["loss"]))

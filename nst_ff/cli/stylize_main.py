@@ -210,8 +210,8 @@ def check_numbers(args) -> None:
         raise UsageError(f"--tile {args.tile}: tiles must be at least 16 pixels (or 0 for none)")
     if not 0 <= args.strength <= 1:  # also refuses NaN
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
-    for option, value, least, most in LIMITS:
-        value = getattr(args, value)
+    for option, attribute, least, most in LIMITS:
+        value = getattr(args, attribute)
         if value is not None and value < least:
             raise UsageError(f"{option} {value}: must be at least {least}")
         if value is not None and value > most:
