@@ -33,9 +33,8 @@ def resize_photo(image: torch.Tensor, size: int | None, max_size: int | None, la
     """--size sets the shorter side; --max-size then caps the longer side (downscaling only). The result is
     refused (ImageReadError naming `label`) before resizing when it would exceed MAX_PIXELS."""
     height, width = image.shape[-2:]
-    if size:
-        scale = size / min(height, width)
-        height, width = max(1, round(height * scale)), max(1, round(width * scale))
+    if size:  # as torchvision's resize to [size]: the longer side rounded down
+        height, width = (size, int(size * width / height)) if height <= width else (int(size * height / width), size)
     if max_size and max(height, width) > max_size:
         scale = max_size / max(height, width)
         height, width = max(1, round(height * scale)), max(1, round(width * scale))
