@@ -16,6 +16,7 @@ from nst_ff.cli.arguments import Parser, fail
 from nst_ff.errors import UsageError
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
+from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 from nst_ff.infer.stylizer import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
 from nst_ff.io.config import loss_config
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--size", type=int, help="resize photos so their shorter side is SIZE first")
     io.add_argument("--max-size", type=int, help="then shrink photos whose longer side is over MAX_SIZE")
     io.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylized (default 1)")
+    io.add_argument("--stroke-scale", type=float, default=1.0, metavar="S",
+                    help="brush strokes S times the size the network learned (default 1; 2-4 for large photos)")
     io.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
 
     styles = parser.add_argument_group("styles (one of)")
@@ -206,6 +209,9 @@ def make_plan(args, network, style_names: list[str]) -> Plan | None:
 def check_numbers(args) -> None:
     if args.tile and args.activations:
         raise UsageError("--activations records whole layers and cannot run in --tile mode; leave out --tile")
+    if args.activations and args.stroke_scale != 1:
+        raise UsageError("--activations records one pass of the network and --stroke-scale makes two; leave one out")
+    check_stroke_scale(args.stroke_scale)
     if args.tile and args.tile < 16:
         raise UsageError(f"--tile {args.tile}: tiles must be at least 16 pixels (or 0 for none)")
     if not 0 <= args.strength <= 1:  # also refuses NaN
@@ -224,7 +230,8 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], args.strength,
                         args.preserve_color, plan.sheet_columns, plan.dump, args.json,
                         log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
-                        compile=args.compile, tile=0 if is_onnx(args.ckpt) else args.tile)
+                        compile=args.compile, tile=0 if is_onnx(args.ckpt) else args.tile,
+                        stroke_scale=args.stroke_scale)
     try:
         done, errors = stylizer.run(plan.photos, plan.batches)
     finally:

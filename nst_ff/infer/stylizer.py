@@ -14,6 +14,7 @@ import torch
 
 from nst_ff.errors import NstError
 from nst_ff.infer.photos import OUTPUT_FORMATS, Photo
+from nst_ff.infer.stroke import stroke_scaled
 from nst_ff.infer.styles import StyleChoice, named_weights
 from nst_ff.infer.tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, tiled_forward
 from nst_ff.io import jsonfile
@@ -29,9 +30,15 @@ class NonFiniteOutputError(NstError, ValueError):
     """The network painted NaN or infinity: its weights are broken (a diverged training run)."""
 
 
-def stylize(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: int | None = None) -> torch.Tensor:
+def stylize(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: int | None = None,
+            stroke_scale: float = 1.0) -> torch.Tensor:
     """Photos [B, 3, H, W] in every style row of `style_weights` [S, N] -> [B, S, 3, H, W]: in one pass, or
-    with `tile`, one image at a time in tiles of that many pixels (bounded memory, same result)."""
+    with `tile`, one image at a time in tiles of that many pixels (bounded memory, same result); strokes
+    `stroke_scale` times the size the network learned (nst_ff.infer.stroke)."""
+    return stroke_scaled(lambda images: _paint(network, images, style_weights, tile), photos, stroke_scale)
+
+
+def _paint(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: int | None) -> torch.Tensor:
     if tile:
         return torch.stack([
             torch.cat([tiled_forward(network, photo[None], row[None], tile) for row in style_weights])
@@ -68,7 +75,7 @@ class Stylizer:
     def __init__(self, network, style_names: list[str], choices: list[StyleChoice], device: torch.device,
                  dtype: torch.dtype, strength: float = 1.0, keep_color: bool = False,
                  sheet_columns: int = SHEET_COLUMNS, dump=None, json_records: bool = False, log=sys.stdout,
-                 compile: bool = False, tile: int | None = None):
+                 compile: bool = False, tile: int | None = None, stroke_scale: float = 1.0):
         self.style_names, self.choices, self.device, self.dtype = style_names, choices, device, dtype
         self.strength, self.keep_color, self.sheet_columns = strength, keep_color, sheet_columns
         self.json_records, self.log = json_records, log
@@ -80,6 +87,7 @@ class Stylizer:
         self.style_weights = torch.stack([choice.weights for choice in choices]).to(device)  # [S, N]
         self.dump = dump  # an ActivationDump, or None
         self.tile = tile  # None: tiles of DEFAULT_TILE above AUTO_TILE_PIXELS; 0: never tile
+        self.stroke_scale = stroke_scale
 
     def tile_for(self, height: int, width: int) -> int | None:
         if self.tile is not None or self.dump:  # activation dumps record whole layers: never tiled
@@ -122,7 +130,8 @@ class Stylizer:
         network_input = originals.to(self.dtype).contiguous(memory_format=self.memory_format)
         with self.dump.recording() if self.dump else nullcontext({}) as activations:
             tile = self.tile_for(*network_input.shape[-2:])
-            images = stylize(self.network, network_input, self.style_weights, tile).float()  # [B, S, 3, H, W]
+            images = stylize(self.network, network_input, self.style_weights, tile, self.stroke_scale)
+        images = images.float()  # [B, S, 3, H, W]
         if not torch.isfinite(images).all():
             raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are "
                                        "broken, as after a diverged training run; retrain or use an earlier checkpoint")
