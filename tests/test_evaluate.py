@@ -180,3 +180,13 @@ def test_a_network_painting_nan_is_refused_and_no_report_written(folders, tmp_pa
     last = capsys.readouterr().err.splitlines()[-1]  # after the note on the style without a painting
     assert last.startswith("evaluate.py: error: the network's output is not finite")
     assert not (tmp_path / "tb").exists()
+
+
+def test_cli_takes_several_content_folders_in_order(folders, tmp_path):
+    second = tmp_path / "more"
+    make_image(second / "extra.png", size=(40, 36), seed=5)
+    assert run_cli(folders, tmp_path, "--content-dir", str(folders / "photos"), str(second), "--opt-steps", "0",
+                   "--limit", "9") == 0
+    report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
+    first = [str(folders / "photos" / f"photo{i}.jpg") for i in range(3)]
+    assert report["photos"] == first + [str(second / "extra.png")]

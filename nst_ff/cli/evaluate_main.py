@@ -29,7 +29,8 @@ from nst_ff.model.schema import MAX_STYLE_SIZE
 def parse_args(argv):
     parser = Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="training checkpoint or exported network")
-    parser.add_argument("--content-dir", required=True, help="photos (searched recursively, sorted)")
+    parser.add_argument("--content-dir", required=True, nargs="+", metavar="DIR",
+                        help="one or more folders of photos (each searched recursively, sorted)")
     parser.add_argument("--style-dir", required=True, help="the paintings, named by style (file stem)")
     parser.add_argument("--styles", help="comma-separated subset of the checkpoint's styles (default: all)")
     # Bounds: VGG's deepest style layer needs 16 px; above them memory or time runs out on any machine.
@@ -72,13 +73,21 @@ def choose_paintings(args, style_names: list[str]) -> tuple[dict, list[str]]:
 
 
 def choose_photos(args) -> dict:
-    if not Path(args.content_dir).is_dir():
-        raise UsageError(f"--content-dir {args.content_dir}: not a folder")
-    photos, skipped = load_photos(args.content_dir, args.size, args.limit)
-    for line in skipped:
-        print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
+    """The first --limit photos of the --content-dir folders, in the order given, by name."""
+    for folder in args.content_dir:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--content-dir {folder}: not a folder")
+    photos = {}
+    for folder in args.content_dir:
+        found, skipped = load_photos(folder, args.size, args.limit - len(photos))
+        for line in skipped:
+            print(f"evaluate.py: skipping content image {line}", file=sys.stderr)
+        several = len(args.content_dir) > 1  # names relative to their folder, prefixed by it when there are more
+        photos.update({str(Path(folder) / name) if several else name: image for name, image in found.items()})
+        if len(photos) == args.limit:
+            break
     if not photos:
-        raise UsageError(f"content folder {args.content_dir}: no usable images")
+        raise UsageError(f"--content-dir {' '.join(args.content_dir)}: no usable images")
     return photos
 
 
