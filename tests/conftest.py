@@ -8,7 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
+from nst_ff.io.config import pin_environment
+
 ROOT = Path(__file__).resolve().parents[1]
+# NST_FF_VGG_WEIGHTS as typed names a file in the directory pytest started in, for every subprocess whatever its cwd.
+pin_environment()
 
 
 def styled_network(num_styles=3, alpha=1.0, seed=0):

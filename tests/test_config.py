@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import hydra
@@ -42,3 +43,38 @@ def test_vgg_weights_default_to_the_environment_variable(monkeypatch):
     monkeypatch.delenv("NST_FF_VGG_WEIGHTS")
     with initialize_config_dir(str(CONF), version_base="1.3"):
         assert compose("train").loss.vgg.weights == "imagenet"
+
+
+def test_a_relative_vgg_weights_variable_names_the_file_in_the_directory_it_was_given_in(tmp_path, monkeypatch):
+    from nst_ff.io.config import env_vgg_weights, loss_config, pin_environment
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NST_FF_VGG_WEIGHTS", "assets/vgg16.pth")
+    assert loss_config()["vgg"]["weights"] == env_vgg_weights() == str(tmp_path / "assets" / "vgg16.pth")
+    pin_environment()  # what every command does first: its subprocesses, wherever they run, inherit this
+    monkeypatch.chdir(tmp_path.parent)
+    assert os.environ["NST_FF_VGG_WEIGHTS"] == str(tmp_path / "assets" / "vgg16.pth")
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        assert compose("train").quality.vgg_weights == str(tmp_path / "assets" / "vgg16.pth")
+    for keyword in ("random", "imagenet"):
+        monkeypatch.setenv("NST_FF_VGG_WEIGHTS", keyword)
+        pin_environment()
+        assert os.environ["NST_FF_VGG_WEIGHTS"] == keyword
+
+
+def test_training_path_settings_become_absolute_against_the_directory_of_the_command(tmp_path):
+    from nst_ff.io.config import absolute_paths
+
+    overrides = ["data.content_dir=photos", "data.style_dir=../paintings", "loss.vgg.weights=random",
+                 "ckpt_path=last", "finetune_from=base/last.ckpt", "run_name=r"]
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    cfg.quality.vgg_weights = "~/vgg.pth"
+    absolute_paths(cfg, str(tmp_path))
+    assert cfg.data.content_dir == str(tmp_path / "photos")
+    assert cfg.data.style_dir == str(tmp_path.parent / "paintings")
+    assert cfg.quality.vgg_weights == str(Path.home() / "vgg.pth")
+    assert cfg.finetune_from == str(tmp_path / "base" / "last.ckpt")
+    assert (cfg.loss.vgg.weights, cfg.ckpt_path) == ("random", "last")  # keywords, not files
+    assert cfg.checkpoint.dir == str(tmp_path / "checkpoints" / "r")
+    assert cfg.logging.dir == str(tmp_path / "runs")

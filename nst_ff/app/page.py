@@ -5,26 +5,24 @@ The computations are nst_ff.app.workbench_core's; this page only lays them out. 
 written to disk.
 """
 
-import os
 from pathlib import Path
 
 import streamlit as st
 import torch
 
 from nst_ff.app import workbench_core as workbench
+from nst_ff.errors import NstError, UsageError
 from nst_ff.infer.activations import CHANNEL_CRITERIA, transformer_layers
 from nst_ff.infer.photos import resize_photo
-from nst_ff.infer.stylizer import NonFiniteOutputError
-from nst_ff.io.config import default_style_size, loss_config
-from nst_ff.io.images import IMAGE_EXTENSIONS, ImageReadError, decode_image, read_image, resize_shorter, to_uint8
-from nst_ff.loss.vgg import VGGFeatures, VGGWeightsError, layer_channels
+from nst_ff.io.config import default_style_size, env_vgg_weights, loss_config
+from nst_ff.io.images import IMAGE_EXTENSIONS, decode_image, read_image, resize_shorter, to_uint8
+from nst_ff.loss.vgg import VGGFeatures, layer_channels
 from nst_ff.measure.optimization import INITS, OPTIMIZERS
-from nst_ff.model.checkpoint import CheckpointError, load_checkpoint
+from nst_ff.model.checkpoint import load_checkpoint
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"  # a source checkout's photos and paintings (a wheel has none)
 UPLOAD = "upload a file..."
 VGG_LAYERS = [name for name in layer_channels("vgg16") if name.startswith("relu")]
-PROBLEMS = (CheckpointError, ImageReadError, NonFiniteOutputError, VGGWeightsError, ValueError)
 
 
 @st.cache_resource(max_entries=4)
@@ -36,10 +34,6 @@ def network_of(path: str, modified: float):
 @st.cache_resource(max_entries=2)
 def vgg_of(layers: tuple[str, ...], weights: str):
     return VGGFeatures(layers, "vgg16", weights).eval()
-
-
-def vgg_weights() -> str:
-    return os.environ.get("NST_FF_VGG_WEIGHTS", "imagenet")
 
 
 def choose_image(label: str, folder: Path, key: str):
@@ -63,11 +57,11 @@ def sidebar():
         photo = choose_image("photo", DEMO / "content", "photo")
         size = st.number_input("output size (shorter side, px)", 16, workbench.MAX_SIDE, 256, key="size")
     if not path:
-        raise ValueError("choose a checkpoint: train one (python train.py experiment=demo) or give its path")
+        raise UsageError("choose a checkpoint: train one (python train.py experiment=demo) or give its path")
     network, names, description = network_of(path, Path(path).stat().st_mtime if Path(path).is_file() else 0.0)
     photo = photo()
     if photo is None:
-        raise ValueError("choose a photo or upload one")
+        raise UsageError("choose a photo or upload one")
     return network, names, description, resize_photo(photo, int(size), None)
 
 
@@ -106,7 +100,7 @@ def inside_view(network, names, description, photo) -> None:
     colormap = right.text_input("colour map (matplotlib)", "nipy_spectral", key="colormap")
     area = st.container()  # the maps, above the style mix
     weights = style_weights(names, description)
-    vgg = vgg_of(tuple(vgg_chosen), vgg_weights()) if vgg_chosen else None
+    vgg = vgg_of(tuple(vgg_chosen), env_vgg_weights()) if vgg_chosen else None
     maps = workbench.activation_maps(network, photo, weights, chosen, channels, colormap, vgg)
     columns = area.columns(2)
     for index, (name, grid) in enumerate(maps.items()):
@@ -137,10 +131,10 @@ def optimize_view() -> None:
         return
     photo, painting = photo(), painting()
     if photo is None or painting is None:
-        raise ValueError("choose a photo and a painting")
+        raise UsageError("choose a photo and a painting")
     st.button("stop", key="stop")  # pressing it reruns the page, which ends the optimisation where it is
     loss = workbench.optimization_loss(content_layers, style_layers, content_weight, style_weight, tv_weight,
-                                       vgg_weights())
+                                       env_vgg_weights())
     photo = resize_shorter(photo, int(size))
     painting = resize_shorter(painting, default_style_size())
     run = st.session_state["optimisation"] = {"frames": [], "losses": [], "image": None}
@@ -182,7 +176,7 @@ def main() -> None:
             return
         network, names, description, photo = sidebar()
         (stylize_view if view == "Stylize" else inside_view)(network, names, description, photo)
-    except PROBLEMS as error:  # one message in the page; the app keeps running
+    except NstError as error:  # one message in the page; the app keeps running
         st.error(str(error))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from nst_ff.errors import UsageError
 from nst_ff.infer.activations import channel_grid, colormap_table, record_outputs, select_channels, transformer_layers
 from nst_ff.infer.stylizer import NonFiniteOutputError, blend, preserve_color, stylize
 from nst_ff.io.config import loss_config
@@ -28,14 +29,14 @@ def style_mix(sliders: list[float]) -> torch.Tensor:
     """Slider values, one per style -> style weights [1, N] summing to 1."""
     weights = torch.tensor(sliders, dtype=torch.float32)
     if not torch.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
-        raise ValueError("move at least one style's slider above 0")
+        raise UsageError("move at least one style's slider above 0")
     return (weights / weights.sum())[None]
 
 
 def check_size(photo: torch.Tensor) -> None:
     height, width = photo.shape[-2:]
     if max(height, width) > MAX_SIDE:
-        raise ValueError(f"the photo is {width}x{height} after resizing: choose a smaller output size (at most "
+        raise UsageError(f"the photo is {width}x{height} after resizing: choose a smaller output size (at most "
                          f"{MAX_SIDE} px on the longer side here; stylize.py handles any size)")
 
 

@@ -1,8 +1,14 @@
-"""What the command-line scripts share: a parser whose errors are one line, and value types.
-Every user mistake is one line on stderr and exit code 2."""
+"""What the command-line scripts share: a parser whose errors are one line, the one place where an expected
+failure (nst_ff.errors.NstError) becomes one line on stderr and exit code 2, and value types."""
 
 import argparse
 import sys
+from collections.abc import Callable
+
+import torch
+
+from nst_ff.errors import NstError
+from nst_ff.io.config import pin_environment
 
 
 class Parser(argparse.ArgumentParser):
@@ -13,6 +19,52 @@ class Parser(argparse.ArgumentParser):
 def fail(prog: str, error: BaseException | str) -> int:
     print(f"{prog}: error: {error}", file=sys.stderr)
     return 2
+
+
+def expected_failure(error: BaseException) -> BaseException | None:
+    """The NstError behind `error` (itself, or the cause Hydra wraps when a config node fails to build), or an
+    OSError of the machine (a full disk, a folder without permission); None for a bug."""
+    while error is not None and not isinstance(error, NstError | OSError):
+        error = error.__cause__
+    return error
+
+
+def exit_code(prog: str, command: Callable[[], object]) -> int:
+    """Runs `command`: its exit code (0 unless it returns one); an expected failure is one line on stderr and exit
+    code 2; anything else raises on, with its traceback (exit code 1)."""
+    try:
+        result = command()
+    except Exception as error:
+        failure = expected_failure(error)
+        if failure is None:
+            raise
+        return fail(prog, failure)
+    return result if isinstance(result, int) else 0
+
+
+def run_command(prog: str, parse: Callable[[list[str] | None], argparse.Namespace],
+                run: Callable[[argparse.Namespace], object], argv: list[str] | None) -> int:
+    """A command's main: the environment's paths pinned (for every process it starts), its arguments parsed, then
+    `run(args)` under exit_code."""
+    pin_environment()
+    try:
+        args = parse(argv)
+    except SystemExit as exit:  # --help, or a bad option already reported in one line
+        return int(exit.code or 0)
+    return exit_code(prog, lambda: run(args))
+
+
+def device(text: str) -> torch.device:
+    """cpu, cuda or cuda:N, refused where this machine has no such device."""
+    try:
+        chosen = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu or cuda") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("no CUDA device is available; use cpu")
+    if chosen.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"{text!r}: use cpu or cuda")
+    return chosen
 
 
 def positive_int(text: str) -> int:

@@ -11,18 +11,24 @@ from pathlib import Path
 
 import torch
 
-from nst_ff.cli.arguments import Parser, fail, int_from, non_negative
+from nst_ff.cli.arguments import (
+    Parser,
+    device,
+    int_from,
+    non_negative,
+    run_command,
+)
 from nst_ff.errors import UsageError
+from nst_ff.infer.stylizer import NonFiniteOutputError
 from nst_ff.io import jsonfile
 from nst_ff.io.config import default_style_size, loss_config
-from nst_ff.io.images import ImageReadError, read_image, resize_shorter
+from nst_ff.io.images import read_image, resize_shorter
 from nst_ff.io.paths import check_output, check_writable
 from nst_ff.loss.perceptual import PerceptualLoss
-from nst_ff.loss.vgg import VGGWeightsError
 from nst_ff.measure.evaluation import evaluate, find_paintings, format_table, load_photos, write_tensorboard
 from nst_ff.measure.optimization import OPTIMIZERS
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick, format_quality, measure
-from nst_ff.model.checkpoint import CheckpointError, load_checkpoint
+from nst_ff.model.checkpoint import load_checkpoint
 from nst_ff.model.schema import MAX_STYLE_SIZE
 
 
@@ -52,7 +58,7 @@ def parse_args(argv):
     parser.add_argument("--log", default="runs/evaluate", help="TensorBoard folder (default runs/evaluate)")
     parser.add_argument("--json", help="report file (default: LOG/evaluation.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report file")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
 
 
@@ -111,24 +117,17 @@ def prepare(args) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    try:
-        args = parse_args(argv)
-    except SystemExit as exit:  # --help, or a bad option already reported in one line
-        return int(exit.code or 0)
+def run(args) -> int:
     json_path = Path(args.json or Path(args.log) / "evaluation.json")
-    try:
-        check_output(json_path, args.overwrite, [args.ckpt], "--json")
-        check_writable(args.log)
-        run = prepare(args)
-    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError) as error:
-        return fail("evaluate.py", error)
+    check_output(json_path, args.overwrite, [args.ckpt], "--json")
+    check_writable(args.log)
+    run = prepare(args)
     photos, paintings = run["photos"], run["paintings"]
     quality = measure(run["network"], run["yardstick"], torch.stack(list(photos.values())), list(paintings),
                       run["style_names"])
     if not all(math.isfinite(value) for value in quality["overall"].values()):
-        return fail("evaluate.py", "the network's output is not finite (NaN or infinity): its weights are broken; "
-                    "use an earlier checkpoint")
+        raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are broken; "
+                                   "use an earlier checkpoint")
     print(format_quality(quality))
     # Scores depend on the VGG weights: they are the user's (--vgg-weights, $NST_FF_VGG_WEIGHTS), never the file's.
     print(f"scored with VGG weights: {run['config']['vgg']['weights']}", file=sys.stderr)
@@ -139,13 +138,14 @@ def main(argv=None) -> int:
         report.update(compare_with_optimum(args, run["network"], run["style_names"], paintings, photos, run["loss"]))
         report.update(loss=run["config"], style_size=run["style_size"])
         rows = report.pop("rows")
-    try:
-        jsonfile.write(json_path, report)
-        write_tensorboard(args.log, report, rows)
-    except OSError as error:  # a disk that filled up meanwhile
-        return fail("evaluate.py", error)
+    jsonfile.write(json_path, report)
+    write_tensorboard(args.log, report, rows)
     print(f"wrote {json_path} and TensorBoard to {args.log}", file=sys.stderr)
     return 0
+
+
+def main(argv=None) -> int:
+    return run_command("evaluate.py", parse_args, run, argv)
 
 
 def compare_with_optimum(args, network, style_names, paintings, photos, loss) -> dict:

@@ -9,15 +9,22 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.cli.arguments import Parser, fail, int_from, layer_list, layer_weights, non_negative
+from nst_ff.cli.arguments import (
+    Parser,
+    device,
+    int_from,
+    layer_list,
+    layer_weights,
+    non_negative,
+    run_command,
+)
 from nst_ff.errors import UsageError
 from nst_ff.io.config import default_style_size, loss_config
-from nst_ff.io.images import ImageReadError, image_format, read_image, resize_shorter, save_gif, save_image
+from nst_ff.io.images import image_format, read_image, resize_shorter, save_gif, save_image
 from nst_ff.io.paths import check_distinct, check_output, check_writable
 from nst_ff.loss.perceptual import PerceptualLoss
-from nst_ff.loss.vgg import VGGWeightsError
 from nst_ff.measure.optimization import INITS, OPTIMIZERS, initial_image, optimize_image
-from nst_ff.model.checkpoint import NST_FF_KEY, CheckpointError, read_checkpoint, training_record
+from nst_ff.model.checkpoint import NST_FF_KEY, read_checkpoint, training_record
 from nst_ff.model.schema import MAX_STYLE_SIZE
 
 
@@ -47,7 +54,7 @@ def parse_args(argv):
                         "default: the YAML's)")
     parser.add_argument("--vgg-weights", help="imagenet, a state-dict file or random "
                         "(default: $NST_FF_VGG_WEIGHTS, else imagenet)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise init")
     parser.add_argument("--log", metavar="LOGDIR", help="TensorBoard folder for loss curves and images")
     parser.add_argument("--log-every", type=int_from(1, 100000), default=10, help="steps between images (log and GIF)")
@@ -94,15 +101,8 @@ def progress(args, writer: SummaryWriter | None, frames: list):
     return on_step
 
 
-def main(argv=None) -> int:
-    try:
-        args = parse_args(argv)
-    except SystemExit as exit:  # --help, or a bad option already reported in one line
-        return int(exit.code or 0)
-    try:
-        content, style, loss = prepare(args)
-    except (UsageError, CheckpointError, ImageReadError, VGGWeightsError, ValueError, RuntimeError) as error:
-        return fail("optimize.py", error)
+def run(args) -> int:
+    content, style, loss = prepare(args)
     loss.set_style_targets([style])
     style_weights = torch.ones(1, 1, device=args.device)  # the one style target
     writer = SummaryWriter(args.log) if args.log else None
@@ -113,15 +113,16 @@ def main(argv=None) -> int:
     print("final       " + "  ".join(f"{k} {terms[k]:.4f}" for k in ("total", "content", "style", "tv")))
     if writer is not None:
         writer.close()
-    try:
-        save_image(image[0], args.output)
-        print(f"wrote {args.output}")
-        if args.gif:
-            save_gif(frames, args.gif)
-            print(f"wrote {args.gif}")
-    except OSError as error:  # a disk that filled up during the optimisation
-        return fail("optimize.py", error)
+    save_image(image[0], args.output)
+    print(f"wrote {args.output}")
+    if args.gif:
+        save_gif(frames, args.gif)
+        print(f"wrote {args.gif}")
     return 0
+
+
+def main(argv=None) -> int:
+    return run_command("optimize.py", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,17 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from nst_ff.cli.arguments import Parser, fail
+from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
 from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
-from nst_ff.infer.stylizer import SHEET_COLUMNS, NonFiniteOutputError, Stylizer
+from nst_ff.infer.stylizer import SHEET_COLUMNS, Stylizer
 from nst_ff.io.config import loss_config
-from nst_ff.io.images import MAX_PIXELS, STDIO, ImageReadError
+from nst_ff.io.images import MAX_PIXELS, STDIO
 from nst_ff.io.paths import check_output, check_writable
-from nst_ff.model.checkpoint import CheckpointError, export, load_checkpoint, training_record
+from nst_ff.model.checkpoint import export, load_checkpoint, training_record
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.infer.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
@@ -147,18 +147,12 @@ def activation_dump(args, network):
         layers = {name: layers[name] for name in wanted}
     vgg = None
     if args.vgg_activations:
-        from nst_ff.loss.vgg import VGGFeatures, VGGWeightsError
+        from nst_ff.loss.vgg import VGGFeatures
 
-        try:
-            config = loss_config(vgg_weights=args.vgg_weights)  # the training loss's VGG unless told otherwise
-            vgg_layers = args.vgg_layers.split(",") if args.vgg_layers else list(config["style_layers"])
-            vgg = VGGFeatures(vgg_layers, args.vgg_arch or config["vgg"]["arch"], config["vgg"]["weights"])
-        except (ValueError, VGGWeightsError) as error:
-            raise UsageError(str(error)) from None
-    try:
-        return ActivationDump(args.activations, layers, args.channels, args.cmap, vgg)
-    except ValueError as error:  # an unknown colour map
-        raise UsageError(str(error)) from None
+        config = loss_config(vgg_weights=args.vgg_weights)  # the training loss's VGG unless told otherwise
+        vgg_layers = args.vgg_layers.split(",") if args.vgg_layers else list(config["style_layers"])
+        vgg = VGGFeatures(vgg_layers, args.vgg_arch or config["vgg"]["arch"], config["vgg"]["weights"])
+    return ActivationDump(args.activations, layers, args.channels, args.cmap, vgg)
 
 
 @dataclass
@@ -274,16 +268,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit:  # --help, or a bad option already reported by argparse
-        return int(exit.code or 0)
-    try:
-        return run(args)
-    except (UsageError, CheckpointError, ImageReadError, NonFiniteOutputError) as error:
-        return fail("stylize.py", error)
-    except OSError as error:  # a full disk mid-run...
-        return fail("stylize.py", error)
+    return run_command("stylize.py", build_parser().parse_args, run, argv)
 
 
 if __name__ == "__main__":

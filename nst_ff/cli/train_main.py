@@ -6,8 +6,8 @@ import hydra
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from nst_ff.errors import NstError
-from nst_ff.io.config import conf_dir
+from nst_ff.cli.arguments import exit_code
+from nst_ff.io.config import conf_dir, pin_environment
 
 
 def run(cfg: DictConfig) -> None:
@@ -15,10 +15,7 @@ def run(cfg: DictConfig) -> None:
     from nst_ff.train.training import train  # Lightning and the VGG load only once Hydra has parsed the command
 
     try:
-        train(cfg)
-    except NstError as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        code = exit_code("train.py", lambda: train(cfg))
     except Interrupted as stopped:
         print(f"train.py: {stopped}; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 2)
@@ -28,8 +25,11 @@ def run(cfg: DictConfig) -> None:
     except SIGTERMException:  # Lightning's, raised after the step in progress; last.ckpt is saved by then
         print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 15)
+    if code:
+        sys.exit(code)
 
 
 def main() -> None:
+    pin_environment()  # before Hydra reads ${oc.env:NST_FF_VGG_WEIGHTS}; DDP and data workers inherit it
     # conf/ is beside the package in a source checkout, inside it in a wheel: found at run time, not import time
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")(run)()

@@ -4,9 +4,11 @@ import sys
 from pathlib import Path
 
 from nst_ff.cli.arguments import fail
+from nst_ff.io.config import pin_environment
 
 
 def main(argv: list[str] | None = None) -> int:
+    pin_environment()  # the page runs in Streamlit's process, which inherits it
     try:
         from streamlit.web import cli as streamlit_cli
     except ImportError:

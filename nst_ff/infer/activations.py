@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
+from nst_ff.errors import UsageError
 from nst_ff.io.images import to_uint8
 from nst_ff.model.transformer import StyleTransferNetwork
 
@@ -46,7 +47,7 @@ def colormap_table(name: str) -> torch.Tensor:
         colormap = matplotlib.colormaps[name]
     except KeyError:
         names = sorted(n for n in matplotlib.colormaps if not n.endswith("_r"))
-        raise ValueError(f"unknown colour map {name!r}; choose a matplotlib colour map: {', '.join(names)} "
+        raise UsageError(f"unknown colour map {name!r}; choose a matplotlib colour map: {', '.join(names)} "
                        "(add _r to reverse one)") from None
     rgb = colormap(np.linspace(0, 1, 256))[:, :3]
     return torch.from_numpy(np.round(rgb * 255)).to(torch.uint8)

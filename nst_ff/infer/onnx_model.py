@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nst_ff.errors import UsageError
 from nst_ff.io import jsonfile
 from nst_ff.io.images import write_atomically
 from nst_ff.model.checkpoint import FORMAT_VERSION, NST_FF_KEY, CheckpointError, describe
@@ -106,7 +107,7 @@ class OnnxNetwork:
         """Runs on `device` (CPU or CUDA) in fp32, the only precision exported; the memory format is torch's
         concern (inputs are copied to ONNX Runtime contiguously)."""
         if dtype != torch.float32:
-            raise ValueError(f"an ONNX model runs in float32 only, not {dtype}")
+            raise UsageError(f"an ONNX model runs in float32 only, not {dtype}")
         if torch.device(device).type == "cuda":
             self.session = self._session(["CUDAExecutionProvider", "CPUExecutionProvider"])
         return self

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
-from nst_ff.errors import NstError
+from nst_ff.errors import NstError, UsageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Pillow's own decompression-bomb threshold (about 9,459 x 9,459): far above any photo, far below
@@ -154,7 +154,7 @@ def image_format(path: str | os.PathLike, allowed=WRITE_FORMATS) -> str:
     """The Pillow format that `path`'s suffix asks for; ValueError naming the path and the choices."""
     fmt = allowed.get(Path(path).suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: cannot write this image format; use one of {', '.join(allowed)}")
+        raise UsageError(f"{path}: cannot write this image format; use one of {', '.join(allowed)}")
     return fmt
 
 

@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 from torchvision.models import vgg as vgg_models
 
-from nst_ff.errors import NstError
+from nst_ff.errors import NstError, UsageError
 
 CONFIGS = {"vgg16": "D", "vgg19": "E"}  # torchvision's layer tables for each architecture
 # torchvision's ImageNet statistics: both torchvision's weights and ../shared/assets/vgg expect them.
@@ -90,13 +90,13 @@ class VGGFeatures(nn.Module):
     def __init__(self, layers: Iterable[str], arch: str = "vgg16", weights: str = "imagenet"):
         super().__init__()
         if arch not in CONFIGS:
-            raise ValueError(f"unknown VGG architecture {arch!r}; choose one of {', '.join(CONFIGS)}")
+            raise UsageError(f"unknown VGG architecture {arch!r}; choose one of {', '.join(CONFIGS)}")
         features = _load_weights(arch, str(weights))
         names = layer_names(features)
         self.layers = list(dict.fromkeys(layers))
         unknown = [name for name in self.layers if name not in names]
         if unknown:
-            raise ValueError(f"unknown {arch} layer(s) {', '.join(unknown)}; available: {', '.join(names)}")
+            raise UsageError(f"unknown {arch} layer(s) {', '.join(unknown)}; available: {', '.join(names)}")
         depth = max(names.index(name) for name in self.layers) + 1
         for layer in features:
             if isinstance(layer, nn.ReLU):

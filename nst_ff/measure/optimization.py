@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import torch
 
+from nst_ff.errors import UsageError
 from nst_ff.loss.perceptual import PerceptualLoss
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -23,11 +24,11 @@ def initial_image(init: str, content: torch.Tensor, style: torch.Tensor | None, 
         return torch.rand(content.shape, generator=generator).to(content.device)
     if init == "style":
         if style is None:
-            raise ValueError("init 'style' needs a style image")
+            raise UsageError("init 'style' needs a style image")
         return torch.nn.functional.interpolate(
             style[None].to(content.device), size=content.shape[-2:], mode="bilinear", antialias=True
         ).clamp(0, 1)
-    raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    raise UsageError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
 
 
 def optimize_image(
@@ -49,7 +50,7 @@ def optimize_image(
     Returns the final image and its loss terms.
     """
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise UsageError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[optimizer] if lr is None else lr
     image = init_image.detach().clone().contiguous().requires_grad_(True)
     if optimizer == "lbfgs":

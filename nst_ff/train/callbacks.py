@@ -57,7 +57,7 @@ class EndOfRunCheckpoint(Callback):
     def save(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.global_step <= self.start_step or weights_problem(module.network.state_dict()):
             return  # nothing new since the run started, or weights no checkpoint may hold
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # a full checkpoint (optimiser too): resumable
         log.info("saved step %d to %s", trainer.global_step, self.path)
 
 

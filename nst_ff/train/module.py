@@ -13,6 +13,7 @@ from nst_ff.model.checkpoint import NST_FF_KEY, describe
 from nst_ff.model.transformer import StyleTransferNetwork, one_hot
 from nst_ff.train.finetune import freeze_all_but_new_styles
 from nst_ff.train.recipe import StyleSampler, warmup_cosine
+from nst_ff.train.settings import SettingsError
 
 
 class NonFiniteLossError(NstError, RuntimeError):
@@ -169,7 +170,7 @@ class StyleTransferModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint[NST_FF_KEY]["style_names"]
         if saved != self.style_names:
-            raise ValueError(f"checkpoint styles {saved} differ from this run's styles {self.style_names}")
+            raise SettingsError(f"checkpoint styles {saved} differ from this run's styles {self.style_names}")
         checkpoint["state_dict"].update({k: v for k, v in self.state_dict().items() if not k.startswith("network.")})
         # The rates and schedule of this run's config, not the saved ones: a resumed run may lower optim.lr.
         # (The schedule's shape is this run's already: LambdaLR does not save its function.)

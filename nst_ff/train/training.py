@@ -2,18 +2,21 @@
 
 import contextlib
 import logging
+import os
 import signal
 import warnings
 from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from nst_ff.io.config import absolute_paths
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick
 from nst_ff.model.checkpoint import atomic_save, thumbnail
 from nst_ff.model.schema import MAX_STYLES
@@ -31,6 +34,10 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode", module=
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 # nst_ff.train.settings already refuses a fresh model over a run's checkpoints; a resumed run writes there by design.
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+# Training is counted in steps: a short epoch (the demo's 4 photos) next to log_every_n_steps changes nothing.
+# Photos are shuffled afresh each epoch and training counts steps: restarting a cut epoch repeats a few photos, no harm.
+warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
+warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging interval")
 
 
 def _not_a_tip(record: logging.LogRecord) -> bool:
@@ -47,10 +54,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint, path, storage_options=None):
         atomic_save(checkpoint, path)
 
+    def load_checkpoint(self, path, map_location=lambda storage, location: storage, weights_only=None):
+        # Resuming reads only tensors and plain containers: a checkpoint from elsewhere cannot run code (and
+        # torch stays quiet about weights_only).
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+
 
 def train(cfg: DictConfig) -> Path:
     """Fit a network as `cfg` says; returns the path of the last checkpoint."""
     check_settings(cfg)
+    # Relative paths name files in the directory the command was typed in, even where Hydra changes directory.
+    absolute_paths(cfg, hydra.utils.get_original_cwd() if HydraConfig.initialized() else os.getcwd())
     # One process per run folder: DDP's other ranks are the same run (rank 0 holds the lock and the folder).
     main = rank_zero_only.rank == 0
     with locked(Path(cfg.checkpoint.dir), cfg.run_name) if main else contextlib.nullcontext():
