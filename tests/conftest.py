@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nst_ff.io.config import pin_environment
 
@@ -81,3 +83,27 @@ def run_train(overrides: list[str], cwd: Path, timeout=300, **kwargs) -> subproc
         [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={cwd / 'hydra'}"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs,
     )
+
+
+def read_events(logdir):
+    events = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    return events
+
+
+def train_in_process(overrides: list[str]):
+    from nst_ff.train.training import train  # Lightning loads only for the tests that train
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return train(compose("train", overrides=overrides))
+
+
+def step_of(path) -> int:
+    return torch.load(path, weights_only=True)["global_step"]
+
+
+def pytest_collection_modifyitems(items):
+    """Each test is marked by its folder: unit (seconds, in this process, random VGG) or e2e (commands as a user
+    types them, subprocesses, the wheel, the browser, real VGG weights)."""
+    for item in items:
+        if item.path.parent.name in ("unit", "e2e"):
+            item.add_marker(item.path.parent.name)

@@ -5,11 +5,12 @@ import hydra
 import pytest
 from hydra import compose, initialize_config_dir
 
+from conftest import ROOT
 from nst_ff.loss.perceptual import PerceptualLoss
 from nst_ff.model.transformer import StyleTransferNetwork
 from nst_ff.train.data import StyleTransferDataModule
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = ROOT / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from test_train import read_events, step_of, train_in_process
 
-from conftest import make_image, run_train, train_overrides
+from conftest import make_image, train_overrides
 from nst_ff.cli.stylize_main import main as stylize
 from nst_ff.model.checkpoint import THUMBNAIL_SIZE, load_checkpoint
 from nst_ff.model.transformer import StyleTransferNetwork, one_hot
@@ -101,11 +101,3 @@ def test_another_network_is_refused_before_training(tmp_path, base):
     assert not (tmp_path / "tuned" / "ckpt").exists()
 
 
-def test_a_missing_checkpoint_is_one_line_and_exit_2(tmp_path, image_dirs):
-    content, styles = image_dirs
-    missing = tmp_path / "nowhere.ckpt"
-    result = run_train(train_overrides(tmp_path, content, styles) + [f"finetune_from={missing}"], tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == f"train.py: error: finetune_from={missing}: " \
-                                                     f"checkpoint not found: {missing}"
-    assert not (tmp_path / "ckpt").exists()

@@ -1,3 +1,6 @@
+"""train.py run as a user runs it, in a subprocess: signals, kills, resumes, DDP, exit codes, and the demo
+recipe with real VGG."""
+
 import os
 import signal
 import subprocess
@@ -6,39 +9,9 @@ import time
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from conftest import ROOT, run_train, train_overrides
-from nst_ff.io.config import loss_config
-from nst_ff.loss.perceptual import PerceptualLoss
-from nst_ff.model.checkpoint import load_network, weights_problem
-from nst_ff.train.module import NonFiniteLossError
-from nst_ff.train.training import train
-
-
-def read_events(logdir):
-    events = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})
-    events.Reload()
-    return events
-
-
-def train_in_process(overrides: list[str]):
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return train(compose("train", overrides=overrides))
-
-
-def step_of(path) -> int:
-    return torch.load(path, weights_only=True)["global_step"]
-
-
-def test_the_end_of_a_run_is_saved_between_periodic_checkpoints(tmp_path, image_dirs):
-    content, styles = image_dirs
-    overrides = train_overrides(tmp_path, content, styles, steps=7) + ["checkpoint.every_n_steps=5"]
-    last = train_in_process(overrides)
-    assert step_of(last) == 7
-    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step=5.ckpt"]
+from conftest import ROOT, read_events, run_train, step_of, train_in_process, train_overrides
+from nst_ff.model.checkpoint import weights_problem
 
 
 def start_train(tmp_path, overrides) -> subprocess.Popen:
@@ -103,52 +76,6 @@ def test_a_resumed_run_trains_at_the_learning_rate_of_its_command(tmp_path, imag
     assert rates[1] == pytest.approx(1e-3) and rates[2] == pytest.approx(1e-4) and rates[3] == pytest.approx(1e-4)
 
 
-def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_dirs):
-    content, styles = image_dirs
-    last = train_in_process(train_overrides(tmp_path, content, styles, steps=3))
-    assert last == tmp_path / "ckpt" / "last.ckpt"
-    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step=1.ckpt", "step=2.ckpt", "step=3.ckpt"]
-
-    checkpoint = torch.load(last, weights_only=True)  # plain containers only: safe to load
-    assert checkpoint["global_step"] == 3
-    assert checkpoint["nst_ff"]["style_names"] == ["alpha", "beta", "gamma"]
-    assert checkpoint["nst_ff"]["model"] == {"num_styles": 3, "alpha": 1.0}
-    # evaluate.py scores with the loss trained on, per-layer weights included
-    assert checkpoint["nst_ff"]["loss"]["style_layers"] == loss_config()["style_layers"]
-    assert all(key.startswith("network.") for key in checkpoint["state_dict"])  # no VGG, no Gram targets
-    network, names = load_network(last)
-    assert names == ["alpha", "beta", "gamma"] and network.num_styles == 3
-
-    events = read_events(tmp_path / "runs" / "test")
-    scalars = events.Tags()["scalars"]
-    for tag in ["loss/total", "loss/content", "loss/style", "loss/tv", *(f"loss/style/relu{i}" for i in
-                                                                         ["1_2", "2_2", "3_3", "4_3"])]:
-        assert tag in scalars, tag
-    assert [e.step for e in events.Scalars("loss/total")] == [0, 1, 2]
-    # the yardstick, with each style grid: steps 1 and 2 (image_every_n_steps=2), and the final step
-    for metric in ["identified", "style_gain", "content"]:
-        assert [e.step for e in events.Scalars(f"quality/{metric}")] == [1, 2, 3], metric
-    assert all(0 <= e.value <= 1 for e in events.Scalars("quality/identified"))
-    (grid, *_) = events.Images("style_grid")
-    # header row + 2 photos, each followed by 3 styles: 3 rows x 4 columns of 32 px cells with 2 px padding
-    assert (grid.width, grid.height) == (4 * 34 + 2, 3 * 34 + 2)
-    assert (tmp_path / "runs" / "test" / "hparams.yaml").read_text().count("content_dir") == 1
-    # TensorBoard's HPARAMS view: the configuration, with the final loss and quality as its metrics
-    hparams = read_events(tmp_path / "runs" / "test").PluginTagToContent("hparams")
-    session = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
-    assert session.hparams["data/batch_size"].number_value == 2
-    assert session.hparams["loss/style_layers/relu1_2"].number_value == 1.0
-    experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
-    assert {m.name.tag for m in experiment.metric_infos} == {"final/loss", "final/identified", "final/style_gain",
-                                                             "final/content"}
-    assert [e.step for e in events.Scalars("final/loss")] == [3]
-
-    train_in_process(train_overrides(tmp_path, content, styles, steps=5) + [f"ckpt_path={last}"])
-    resumed = torch.load(last, weights_only=True)
-    assert resumed["global_step"] == 5
-    assert resumed["optimizer_states"][0]["state"][0]["step"] == 5  # Adam state carried over, not restarted
-
-
 def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(tmp_path, image_dirs):
     content, styles = image_dirs
     overrides = train_overrides(tmp_path, content, styles, steps=10_000)
@@ -181,23 +108,6 @@ def test_diverging_weights_stop_training_and_no_checkpoint_holds_them(tmp_path, 
     assert "no checkpoint of them was written" in result.stderr
     for path in (tmp_path / "ckpt").glob("*.ckpt"):
         assert weights_problem(torch.load(path, weights_only=True)["state_dict"]) is None, path
-
-
-def test_a_non_finite_loss_stops_training_and_saves_the_last_completed_step(tmp_path, image_dirs, monkeypatch):
-    content, styles = image_dirs
-    calls = []
-
-    def loss_turning_nan(self, *args, **kwargs):
-        terms = original(self, *args, **kwargs)
-        calls.append(1)
-        return {name: value * float("nan") for name, value in terms.items()} if len(calls) == 4 else terms
-
-    original = PerceptualLoss.forward
-    monkeypatch.setattr(PerceptualLoss, "forward", loss_turning_nan)
-    overrides = train_overrides(tmp_path, content, styles, steps=10) + ["checkpoint.every_n_steps=100"]
-    with pytest.raises(NonFiniteLossError, match="non-finite loss at step 3"):
-        train_in_process(overrides)
-    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 3
 
 
 @pytest.mark.parametrize("bad", ["content", "styles"])
@@ -250,3 +160,21 @@ def test_the_demo_recipe_at_a_reduced_size_paints_every_style_distinctly(tmp_pat
     assert quality["identified"].value == 1.0  # 3 styles x 4 demo photos, each nearest its own painting
     assert quality["style_gain"].value > 0.5 and quality["content"].value < 1.0
 
+
+def test_a_missing_checkpoint_is_one_line_and_exit_2(tmp_path, image_dirs):
+    content, styles = image_dirs
+    missing = tmp_path / "nowhere.ckpt"
+    result = run_train(train_overrides(tmp_path, content, styles) + [f"finetune_from={missing}"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"train.py: error: finetune_from={missing}: " \
+                                                     f"checkpoint not found: {missing}"
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_a_bad_setting_stops_train_py_with_one_line_before_vgg_loads(tmp_path, image_dirs):
+    content, styles = image_dirs
+    overrides = train_overrides(tmp_path, content, styles) + ["data.batch_size=abc", "loss.vgg.weights=/no/vgg.pth"]
+    result = run_train(overrides, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "train.py: error: data.batch_size=abc: must be a whole number >= 1"
+    assert not (tmp_path / "ckpt").exists()
