@@ -107,6 +107,41 @@ def inside_view(network, names, description, photo) -> None:
         columns[index % 2].image(grid.permute(1, 2, 0).numpy(), caption=name)
 
 
+def optimisation_settings() -> dict:
+    """The loss and optimiser widgets of the optimisation view: {name: value}."""
+    layers = st.columns(5)
+    content_layers = layers[0].multiselect("content layers", VGG_LAYERS, default=["relu3_3"], key="content_layers")
+    style_layers = {layer: column.number_input(f"{layer} weight", 0.0, 100.0, weight, key=f"w_{layer}")
+                    for column, (layer, weight) in zip(layers[1:], loss_config()["style_layers"].items(),
+                                                       strict=True)}
+    options = st.columns(6)
+    return {
+        "content_layers": content_layers, "style_layers": style_layers,
+        "content_weight": options[0].number_input("content weight", 0.0, 1e4, 1.0, key="content_weight"),
+        "style_weight": options[1].number_input("style weight", 0.0, 1e4, 1.0, key="style_weight"),
+        "tv_weight": options[2].number_input("TV weight", 0.0, 1e4, 0.0, key="tv_weight"),
+        "optimizer": options[3].selectbox("optimiser", OPTIMIZERS, key="optimizer"),
+        "init": options[4].selectbox("start from", INITS, key="init"),
+        "steps": int(options[5].number_input("steps", 1, 1000, 30, key="steps")),
+    }
+
+
+def live_progress(run: dict, steps: int):
+    """The optimiser's on_step: a progress bar, the current image and the loss curve, updated in place."""
+    bar, picture, chart = st.progress(0.0), st.empty(), st.empty()
+
+    def on_step(step, image, terms):
+        run["losses"].append(terms["total"])
+        run["image"] = image[0].clamp(0, 1).cpu()
+        if step % max(1, steps // 20) == 0 or step == steps:
+            run["frames"].append(run["image"])
+        bar.progress(step / steps, text=f"step {step} of {steps}: loss {terms['total']:.4f}")
+        picture.image(to_uint8(run["image"]).permute(1, 2, 0).numpy(), caption=f"step {step}", width=384)
+        chart.line_chart({"loss": run["losses"]})
+
+    return on_step
+
+
 def optimize_view() -> None:
     left, right = st.columns(2)
     with left:
@@ -114,18 +149,7 @@ def optimize_view() -> None:
     with right:
         painting = choose_image("painting", DEMO / "styles", "opt_painting")
     size = st.number_input("size (shorter side, px)", 16, workbench.MAX_SIDE, 128, key="opt_size")
-    layers = st.columns(5)
-    content_layers = layers[0].multiselect("content layers", VGG_LAYERS, default=["relu3_3"], key="content_layers")
-    style_layers = {layer: column.number_input(f"{layer} weight", 0.0, 100.0, weight, key=f"w_{layer}")
-                    for column, (layer, weight) in zip(layers[1:], loss_config()["style_layers"].items(),
-                                                       strict=True)}
-    options = st.columns(6)
-    content_weight = options[0].number_input("content weight", 0.0, 1e4, 1.0, key="content_weight")
-    style_weight = options[1].number_input("style weight", 0.0, 1e4, 1.0, key="style_weight")
-    tv_weight = options[2].number_input("TV weight", 0.0, 1e4, 0.0, key="tv_weight")
-    optimizer = options[3].selectbox("optimiser", OPTIMIZERS, key="optimizer")
-    init = options[4].selectbox("start from", INITS, key="init")
-    steps = options[5].number_input("steps", 1, 1000, 30, key="steps")
+    settings = optimisation_settings()
     if not st.button("optimise", key="optimise"):
         show_optimisation()
         return
@@ -133,23 +157,14 @@ def optimize_view() -> None:
     if photo is None or painting is None:
         raise UsageError("choose a photo and a painting")
     st.button("stop", key="stop")  # pressing it reruns the page, which ends the optimisation where it is
-    loss = workbench.optimization_loss(content_layers, style_layers, content_weight, style_weight, tv_weight,
+    loss = workbench.optimization_loss(settings["content_layers"], settings["style_layers"],
+                                       settings["content_weight"], settings["style_weight"], settings["tv_weight"],
                                        env_vgg_weights())
     photo = resize_shorter(photo, int(size))
     painting = resize_shorter(painting, default_style_size())
     run = st.session_state["optimisation"] = {"frames": [], "losses": [], "image": None}
-    bar, picture, chart = st.progress(0.0), st.empty(), st.empty()
-
-    def on_step(step, image, terms):
-        run["losses"].append(terms["total"])
-        run["image"] = image[0].clamp(0, 1).cpu()
-        if step % max(1, int(steps) // 20) == 0 or step == steps:
-            run["frames"].append(run["image"])
-        bar.progress(step / steps, text=f"step {step} of {steps}: loss {terms['total']:.4f}")
-        picture.image(to_uint8(run["image"]).permute(1, 2, 0).numpy(), caption=f"step {step}", width=384)
-        chart.line_chart({"loss": run["losses"]})
-
-    workbench.optimize_photo(loss, photo, painting, int(steps), optimizer, init, on_step)
+    workbench.optimize_photo(loss, photo, painting, settings["steps"], settings["optimizer"], settings["init"],
+                             live_progress(run, settings["steps"]))
     show_optimisation(live=False)
 
 

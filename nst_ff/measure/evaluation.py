@@ -89,16 +89,9 @@ def evaluate(
         network_weights[0, network_styles.index(style)] = 1
         per_photo, images = {}, []
         for name, photo in photos.items():
-            photo = photo[None].to(device)  # [1, 3, S, S]
-            with torch.no_grad():
-                stylized = network(photo, network_weights).float().clamp(0, 1)
-            optimum, _ = optimize_image(loss, photo, loss_weights, photo, opt_steps, optimizer)
-            per_photo[name] = {
-                "network": _terms(loss, stylized, photo, loss_weights),
-                "optimum": _terms(loss, optimum, photo, loss_weights),
-                "photo": _terms(loss, photo, photo, loss_weights),
-            }
-            images += [photo[0].cpu(), stylized[0].cpu(), optimum[0].cpu()]
+            per_photo[name], triple = _score_photo(network, network_weights, loss, loss_weights, photo[None].to(device),
+                                                   opt_steps, optimizer)
+            images += triple
             if on_pair is not None:
                 on_pair(style, name, per_photo[name])
         report["styles"][style] = {"photos": per_photo, **_summary(list(per_photo.values()))}
@@ -106,6 +99,19 @@ def evaluate(
         everything += per_photo.values()
     report["overall"] = _summary(everything)
     return report, rows
+
+
+def _score_photo(network, network_weights: torch.Tensor, loss: PerceptualLoss, loss_weights: torch.Tensor,
+                 photo: torch.Tensor, opt_steps: int, optimizer: str) -> tuple[dict, list[torch.Tensor]]:
+    """The loss terms of the network's output, of the optimum and of the photo [1, 3, S, S] itself; and the
+    three images [3, S, S] on the CPU."""
+    with torch.no_grad():
+        stylized = network(photo, network_weights).float().clamp(0, 1)
+    optimum, _ = optimize_image(loss, photo, loss_weights, photo, opt_steps, optimizer)
+    scores = {"network": _terms(loss, stylized, photo, loss_weights),
+              "optimum": _terms(loss, optimum, photo, loss_weights),
+              "photo": _terms(loss, photo, photo, loss_weights)}
+    return scores, [photo[0].cpu(), stylized[0].cpu(), optimum[0].cpu()]
 
 
 def format_table(report: dict) -> str:

@@ -31,16 +31,10 @@ def initial_image(init: str, content: torch.Tensor, style: torch.Tensor | None, 
     raise UsageError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
 
 
-def optimize_image(
-    loss: PerceptualLoss,
-    content: torch.Tensor,
-    style_weights: torch.Tensor,
-    init_image: torch.Tensor,
-    steps: int,
-    optimizer: str = "lbfgs",
-    lr: float | None = None,
-    on_step: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
-) -> tuple[torch.Tensor, dict[str, float]]:
+def optimize_image(loss: PerceptualLoss, content: torch.Tensor, style_weights: torch.Tensor, init_image: torch.Tensor,
+                   steps: int, optimizer: str = "lbfgs", lr: float | None = None,
+                   on_step: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
+                   ) -> tuple[torch.Tensor, dict[str, float]]:
     """Minimise `loss` over the pixels of one image [1, 3, H, W] in `steps` optimiser steps.
 
     Pixels are optimised directly and projected onto [0, 1] before every evaluation, so every loss
@@ -49,39 +43,46 @@ def optimize_image(
     `on_step(step, image, terms)` sees the image and its loss terms before step `step` is taken.
     Returns the final image and its loss terms.
     """
+    image = init_image.detach().clone().contiguous().requires_grad_(True)
+    solver = _solver(image, optimizer, lr)
+
+    def closure(evaluations: list) -> torch.Tensor:
+        """One loss evaluation, recorded as (image, terms); the first of a step is the step's start."""
+        with torch.no_grad():
+            image.clamp_(0, 1)
+        solver.zero_grad()
+        terms = loss(image, content, style_weights)
+        terms["total"].backward()
+        evaluations.append((image.detach().clone(), {name: value.detach() for name, value in terms.items()}))
+        return terms["total"]
+
+    for step in range(steps):
+        evaluations = []
+        solver.step(lambda evaluations=evaluations: closure(evaluations))
+        if on_step is not None:
+            start, terms = evaluations[0]
+            on_step(step, start, _floats(terms))
+    with torch.no_grad():
+        image.clamp_(0, 1)
+        terms = _floats(loss(image, content, style_weights))
+    final = image.detach()
+    if on_step is not None:
+        on_step(steps, final, terms)
+    return final, terms
+
+
+def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {name: value.item() for name, value in terms.items()}
+
+
+def _solver(image: torch.Tensor, optimizer: str, lr: float | None) -> torch.optim.Optimizer:
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[optimizer] if lr is None else lr
-    image = init_image.detach().clone().contiguous().requires_grad_(True)
-    if optimizer == "lbfgs":
-        # One L-BFGS iteration per step, with a strong-Wolfe line search (up to 20 loss evaluations):
-        # without one, full quasi-Newton steps overshoot and the loss can climb far above where it started.
-        # No tolerances: the loss is a mean of relative errors, its gradients per pixel are tiny.
-        solver = torch.optim.LBFGS([image], lr=lr, max_iter=1, max_eval=20, history_size=50,
-                                   line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
-    else:
-        solver = torch.optim.Adam([image], lr=lr)
-
-    for step in range(steps):
-        evaluations = []  # (image, terms) of each loss evaluation in this step; the first is the step's start
-
-        def closure(evaluations=evaluations) -> torch.Tensor:
-            with torch.no_grad():
-                image.clamp_(0, 1)
-            solver.zero_grad()
-            terms = loss(image, content, style_weights)
-            terms["total"].backward()
-            evaluations.append((image.detach().clone(), {name: value.detach() for name, value in terms.items()}))
-            return terms["total"]
-
-        solver.step(closure)
-        if on_step is not None:
-            start, terms = evaluations[0]
-            on_step(step, start, {name: value.item() for name, value in terms.items()})
-    with torch.no_grad():
-        image.clamp_(0, 1)
-        terms = loss(image, content, style_weights)
-    final = image.detach()
-    if on_step is not None:
-        on_step(steps, final, {name: value.item() for name, value in terms.items()})
-    return final, {name: value.item() for name, value in terms.items()}
+    if optimizer == "adam":
+        return torch.optim.Adam([image], lr=lr)
+    # One L-BFGS iteration per step, with a strong-Wolfe line search (up to 20 loss evaluations):
+    # without one, full quasi-Newton steps overshoot and the loss can climb far above where it started.
+    # No tolerances: the loss is a mean of relative errors, its gradients per pixel are tiny.
+    return torch.optim.LBFGS([image], lr=lr, max_iter=1, max_eval=20, history_size=50,
+                             line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
