@@ -1,6 +1,7 @@
 """A non-editable install (a wheel in a fresh virtualenv) runs every console script from any directory: conf/
 travels inside the package."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -32,9 +33,10 @@ def wheel_venv(tmp_path_factory) -> Path:
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "nst_ff_test_environment.pth").write_text("\n".join(site_folders()) + "\n")
-    # this environment's pip, run by the venv's python, installs into the venv; --no-build-isolation builds the wheel
-    # with this environment's setuptools (nothing downloaded)
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(ROOT)],
+    # this environment's pip, run by the venv's python, installs into the venv; the wheel is built with this
+    # environment's setuptools where it has one (nothing downloaded), else pip fetches it as for any source install
+    offline = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", *offline, str(ROOT)],
                              capture_output=True, text=True, timeout=600, cwd=venv)
     assert install.returncode == 0, install.stderr[-3000:]
     return venv
