@@ -102,8 +102,8 @@ def step_of(path) -> int:
 
 
 def pytest_collection_modifyitems(items):
-    """Each test is marked by its folder: unit (seconds, in this process, random VGG) or e2e (commands as a user
-    types them, subprocesses, the wheel, the browser, real VGG weights)."""
+    """Each test is marked by its folder: unit (in this process, random VGG, no training run) or e2e (training runs,
+    commands as a user types them, subprocesses, the wheel, the browser, real VGG weights)."""
     for item in items:
         if item.path.parent.name in ("unit", "e2e"):
             item.add_marker(item.path.parent.name)

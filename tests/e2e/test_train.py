@@ -1,4 +1,5 @@
-"""Training in this process: checkpoints, TensorBoard, resuming, non-finite losses, loss settings."""
+"""Training runs in this process (Lightning, random-weight VGG): checkpoints, TensorBoard, resuming, non-finite
+losses, loss settings."""
 
 import pytest
 import torch
