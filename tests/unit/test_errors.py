@@ -21,10 +21,15 @@ def exception_classes() -> list[type]:
     return found
 
 
+# Not failures: a stop the user asked for (Ctrl-C after the last step was saved), which exits 130 as a shell expects.
+STOPS = {"nst_ff.train.callbacks.Interrupted"}
+
+
 def test_every_exception_class_of_the_package_is_an_nst_error():
     classes = exception_classes()
     assert len(classes) >= 10  # the walk did reach the modules that define them
-    assert [cls.__qualname__ for cls in classes if not issubclass(cls, NstError)] == []
+    outside = [f"{cls.__module__}.{cls.__qualname__}" for cls in classes if not issubclass(cls, NstError)]
+    assert sorted(outside) == sorted(STOPS)
 
 
 def test_an_expected_failure_is_one_line_and_exit_code_2(capsys):
