@@ -11,13 +11,7 @@ from pathlib import Path
 
 import torch
 
-from nst_ff.cli.arguments import (
-    Parser,
-    device,
-    int_from,
-    non_negative,
-    run_command,
-)
+from nst_ff.cli.arguments import Parser, device, int_from, non_negative, run_command
 from nst_ff.errors import UsageError
 from nst_ff.infer.stylizer import NonFiniteOutputError
 from nst_ff.io import jsonfile

@@ -9,15 +9,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.transforms.v2 import functional as TF
 
-from nst_ff.cli.arguments import (
-    Parser,
-    device,
-    int_from,
-    layer_list,
-    layer_weights,
-    non_negative,
-    run_command,
-)
+from nst_ff.cli.arguments import Parser, device, int_from, layer_list, layer_weights, non_negative, run_command
 from nst_ff.errors import UsageError
 from nst_ff.io.config import default_style_size, loss_config
 from nst_ff.io.images import image_format, read_image, resize_shorter, save_gif, save_image
