@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
+from nst_ff.infer.clips import is_video_input, stylize_clips
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
 from nst_ff.infer.stroke import check_stroke_scale
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stylize in tiles of PX pixels: any size in bounded memory, the same image (default: "
                        "tiles of 1024 above 4 megapixels; 0 = never)")
     speed.add_argument("--json", action="store_true", help="print one JSON record per photo instead of a line")
+
+    video = parser.add_argument_group("video (--input clip.mp4 or a folder of clips)")
+    video.add_argument("--temporal", choices=("on", "off"), default="on",
+                       help="on: norm statistics glide across frames, so the style does not flicker (PyTorch "
+                       "network only); off: each frame painted alone")
+    video.add_argument("--codec", help="video encoder (default libx264, H.264; libvpx-vp9 for .webm)")
+    video.add_argument("--crf", type=int, help="constant quality: lower is better and larger (libx264 default 23)")
 
     dump = parser.add_argument_group("activation dumps (TensorBoard)")
     dump.add_argument("--activations", metavar="LOGDIR", help="write every layer's activation maps to a run here")
@@ -260,6 +268,10 @@ def run(args) -> int:
     if args.list_layers:
         print_layers(network, args)
         return 0
+    if args.input not in (None, STDIO) and is_video_input(args.input):
+        device = pick_device(args.device, args.precision, network)
+        return stylize_clips(args, network, choose_styles(args, style_names)[0], device, PRECISIONS[args.precision],
+                             onnx=is_onnx(args.ckpt))
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision
         save = export_onnx if is_onnx(args.export) else export

@@ -14,6 +14,7 @@ from nst_ff.model.transformer import StyleTransferNetwork, one_hot
 from nst_ff.train.finetune import freeze_all_but_new_styles
 from nst_ff.train.recipe import StyleSampler, warmup_cosine
 from nst_ff.train.settings import SettingsError
+from nst_ff.train.stability import stability_loss
 
 
 class NonFiniteLossError(NstError, RuntimeError):
@@ -41,6 +42,7 @@ class StyleTransferModule(L.LightningModule):
         image_every_n_steps: int = 500,
         channels_last: bool = False,
         compile: bool = False,
+        stability: dict | None = None,
     ):
         super().__init__()
         self.network = network
@@ -61,6 +63,8 @@ class StyleTransferModule(L.LightningModule):
         self.sample_styles = StyleSampler(self.trained_styles, style_sampling)
         self.image_every_n_steps = image_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # {weight, shift, zoom, noise} of nst_ff.train.stability; weight 0 (the default): off
+        self.stability = dict(stability or {"weight": 0.0})
         self.loss.set_style_targets(style_images)
         # Header row of the grid: each style image cropped square at the content size.
         size = grid_contents.shape[-1]
@@ -81,7 +85,12 @@ class StyleTransferModule(L.LightningModule):
         style_index = self.sample_styles(images.shape[0]).to(images.device)  # [B], among the trained styles
         style_weights = one_hot(style_index, self.trained_styles)  # [B, trained], as the loss's targets
         network_weights = F.pad(style_weights, (self.frozen_styles, 0))  # [B, N]: after the frozen styles
-        terms = self.loss(self.network(images, network_weights), images, style_weights)
+        stylized = self.network(images, network_weights)
+        terms = self.loss(stylized, images, style_weights)
+        if self.stability["weight"] > 0:
+            options = {key: value for key, value in self.stability.items() if key != "weight"}
+            terms["stability"] = stability_loss(self.network, images, network_weights, stylized, **options)
+            terms["total"] = terms["total"] + self.stability["weight"] * terms["stability"]
         # Any rank's NaN poisons every rank's weights at the all-reduce: stop them all together,
         # before the optimiser step, so the last checkpoint keeps good weights.
         if self.trainer.strategy.reduce_boolean_decision(not torch.isfinite(terms["total"]).item(), all=False):

@@ -118,6 +118,7 @@ def _train(cfg: DictConfig, main: bool) -> Path:
         image_every_n_steps=cfg.logging.image_every_n_steps,
         channels_last=cfg.channels_last,
         compile=cfg.compile,
+        stability=OmegaConf.to_container(cfg.stability),
     )
     logger = TensorBoardLogger(cfg.logging.dir, name=cfg.run_name, version="", default_hp_metric=False)
     checkpoints = ModelCheckpoint(

@@ -1,0 +1,138 @@
+"""A stylize run over clips: `stylize.py --input clip.mp4 --output out.mp4 --style NAME` (or a folder of clips
+to a folder). Every clip and output is checked before the first frame is painted."""
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from nst_ff.errors import UsageError
+from nst_ff.infer.styles import StyleChoice
+from nst_ff.infer.stylizer import NonFiniteOutputError, blend, preserve_color, stylize
+from nst_ff.infer.temporal import NormSmoother
+from nst_ff.infer.video import CONTAINERS, VIDEO_SUFFIXES, Clip, is_video, output_format, probe, transcode
+from nst_ff.io.images import IMAGE_EXTENSIONS, STDIO, list_images
+from nst_ff.io.paths import check_output
+
+# Frames painted together: as many as fit in about this many pixels (the network needs ~1 kB per pixel),
+# at least one; a 1080p clip goes one frame at a time, 360p eight at a time.
+BATCH_PIXELS = 2_000_000
+MAX_BATCH_FRAMES = 8
+MAX_CRF = 63  # the largest constant-quality value of libx264 in 10 bits and of libvpx-vp9
+
+
+def list_clips(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file() and is_video(path))
+
+
+def is_video_input(text: str) -> bool:
+    """A clip, or a folder that holds clips and no photos."""
+    path = Path(text)
+    if path.is_dir():
+        return bool(list_clips(path)) and not list_images(path)
+    return is_video(path)
+
+
+def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None, overwrite: bool,
+               checkpoint: str) -> list[tuple[Path, list[Path]]]:
+    """(clip, one destination per style choice) for every input clip; refuses existing or impossible outputs,
+    and an output that is an input (a clip or the checkpoint) even with --overwrite."""
+    path = Path(source)
+    sources = list_clips(path) if path.is_dir() else [path]
+    one_file = Path(output).suffix.lower() in (*VIDEO_SUFFIXES, *IMAGE_EXTENSIONS) and not Path(output).is_dir()
+    if one_file:
+        if len(sources) * len(choices) != 1:
+            raise UsageError(f"--output {output} takes one clip but this run writes {len(sources) * len(choices)}; "
+                             "give a folder instead")
+        plan = [(sources[0], [Path(output)])]
+    else:
+        def suffix(clip: Path) -> str:  # the clip's own container where it can be written, else MP4
+            return clip.suffix.lower() if clip.suffix.lower() in CONTAINERS else ".mp4"
+
+        def name(clip: Path) -> str:  # clips in subfolders keep them: out/holidays/beach_candy.mp4
+            return clip.relative_to(path).with_suffix("").as_posix() if path.is_dir() else clip.stem
+
+        plan = [(clip, [Path(output) / f"{name(clip)}_{choice.slug}{suffix(clip)}" for choice in choices])
+                for clip in sources]
+    for clip, destinations in plan:
+        for destination in destinations:
+            output_format(destination, codec)
+            check_output(destination, overwrite, [clip, checkpoint], "--output")
+    return plan
+
+
+def painter(network, row: torch.Tensor, device: torch.device, dtype: torch.dtype, strength: float,
+            keep_color: bool, tile: int | None, smoother: NormSmoother | None) -> Callable:
+    """paint(frames [B, 3, H, W] on the CPU) -> stylized frames, in the style row [N], on the CPU."""
+    @torch.inference_mode()
+    def paint(frames: torch.Tensor) -> torch.Tensor:
+        originals = frames.to(device)
+        images = originals.to(dtype)
+        if smoother is None:
+            painted = stylize(network, images, row[None], tile)[:, 0].float()  # [B, 3, H, W]
+        else:
+            with smoother.smoothing(originals):
+                painted = network(images, row.expand(len(images), -1)).float()
+        if not torch.isfinite(painted).all():
+            raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are "
+                                       "broken; retrain or use an earlier checkpoint")
+        if keep_color:
+            painted = preserve_color(painted, originals)
+        return blend(painted, originals, strength).cpu()
+    return paint
+
+
+def check_video_args(args, onnx: bool) -> None:
+    refused = {"--activations": args.activations, "--sheet": args.sheet, "--export": args.export,
+               "--size": args.size, "--max-size": args.max_size, "--json": args.json,
+               "--output -": args.output == STDIO, "--stroke-scale": args.stroke_scale != 1}
+    for option, given in refused.items():
+        if given:
+            raise UsageError(f"{option} applies to photos, not clips")
+    if args.crf is not None and not 0 <= args.crf <= MAX_CRF:
+        raise UsageError(f"--crf {args.crf}: must be between 0 and {MAX_CRF}")
+    if not 0 <= args.strength <= 1:
+        raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.temporal == "on" and args.tile:
+        raise UsageError("--tile normalises whole frames tile by tile and cannot keep running statistics; "
+                         "add --temporal off")
+    if args.temporal == "on" and onnx:
+        raise UsageError("--temporal on needs the PyTorch network's norm layers, and this is an ONNX model; "
+                         "add --temporal off (plain per-frame) or use the .ckpt it was exported from")
+
+
+def stylize_clips(args, network, choices: list[StyleChoice], device: torch.device, dtype: torch.dtype,
+                  onnx: bool = False) -> int:
+    """The whole video run: checks everything, then paints each clip in each style."""
+    check_video_args(args, onnx)
+    if not choices:
+        raise UsageError("choose --style, --style-mix, --all-styles or --interpolate")
+    plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite, args.ckpt)
+    clips = [probe(source) for source, _ in plan]  # every clip readable before the first is painted
+    network = network.to(device, dtype)
+    for clip, (_, destinations) in zip(clips, plan, strict=True):
+        for choice, destination in zip(choices, destinations, strict=True):
+            smoother = NormSmoother(network) if args.temporal == "on" else None
+            paint = painter(network, choice.weights.to(device), device, dtype, args.strength, args.preserve_color,
+                            0 if onnx else args.tile, smoother)
+            write_clip(clip, destination, paint, args, choice.label)
+    return 0
+
+
+def write_clip(clip: Clip, destination: Path, paint: Callable, args, label: str) -> None:
+    from tqdm import tqdm  # comes with Lightning
+
+    _, codec = output_format(destination, args.codec)
+    batch = args.batch_size if args.batch_size > 1 else max(1, min(MAX_BATCH_FRAMES,
+                                                                   BATCH_PIXELS // (clip.width * clip.height)))
+    started = time.perf_counter()
+    with tqdm(total=clip.frames, unit="frame", desc=f"{clip.path.name} {label}", file=sys.stderr,
+              dynamic_ncols=True, leave=False) as bar:
+        frames = transcode(clip, destination, paint, codec, args.crf, batch, bar.update)
+    seconds = time.perf_counter() - started
+    print(f"{clip.path} {clip.width}x{clip.height}: {frames} frames in {seconds:.1f} s "
+          f"({frames / seconds:.2f} frames/s) -> {destination}")

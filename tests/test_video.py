@@ -1,0 +1,247 @@
+"""Video: clips in, clips out (frames, timestamps, size, rotation, audio), bad clips refused, temporal stability."""
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import styled_network
+from nst_ff.cli.stylize_main import main
+from nst_ff.infer import video
+from nst_ff.infer.temporal import NormSmoother
+from nst_ff.model.checkpoint import export
+from nst_ff.train.stability import stability_loss, warp
+
+av = pytest.importorskip("av")
+STYLES = ["alpha", "beta", "gamma"]
+SAMPLE_RATE = 16000
+
+
+def scene(width: int, height: int, shift: float = 0.0) -> np.ndarray:
+    """A smooth colourful picture [H, W, 3] uint8, moved `shift` pixels to the left (a pan)."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(float)
+    xx = xx + shift
+    pixels = np.stack([np.sin(xx / 7) + np.cos(yy / 5), np.sin((xx + yy) / 9), np.cos(xx / 4 - yy / 11)], -1)
+    return ((pixels - pixels.min()) / np.ptp(pixels) * 255).astype(np.uint8)
+
+
+def make_clip(path: Path, frames: int = 12, size=(64, 48), rate=24, audio=True, rotation=0, pan=0.0,
+              pts=None) -> Path:
+    """A clip of `frames` frames panning `pan` px per frame, with a 440 Hz sine tone; `pts` for a variable rate."""
+    width, height = size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000 * rate)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        tone = container.add_stream("aac", rate=SAMPLE_RATE) if audio else None
+        if tone:
+            tone.layout = "mono"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(scene(width, height, i * pan), format="rgb24")
+            frame.pts = pts[i] if pts else i * 1000
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+        if tone:
+            seconds = frames / rate
+            samples = np.sin(np.arange(int(seconds * SAMPLE_RATE)) * 2 * math.pi * 440 / SAMPLE_RATE)
+            sound = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None], format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = SAMPLE_RATE, 0
+            container.mux(tone.encode(sound))
+            container.mux(tone.encode())
+    return path
+
+
+def read_clip(path: Path) -> dict:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return {"frames": len(frames), "size": (frames[0].width, frames[0].height),
+                "times": [float(f.pts * f.time_base) for f in frames], "rotation": frames[0].rotation,
+                "rate": stream.average_rate, "audio": audio.codec_context.name if audio else None,
+                "audio_rate": audio.rate if audio else None,
+                "pixels": np.stack([f.to_ndarray(format="rgb24") for f in frames])}
+
+
+@pytest.fixture
+def ckpt(tmp_path) -> Path:
+    path = tmp_path / "model.pt"
+    export(path, styled_network(len(STYLES)), STYLES)
+    return path
+
+
+@pytest.mark.parametrize("temporal", ["on", "off"])
+def test_round_trip_keeps_frames_rate_size_audio(tmp_path, ckpt, temporal, capsys):
+    clip = make_clip(tmp_path / "clip.mp4")
+    out = tmp_path / "out.mp4"
+    assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "beta",
+                 "--temporal", temporal]) == 0
+    source, result = read_clip(clip), read_clip(out)
+    assert result["frames"] == source["frames"] == 12
+    assert result["size"] == (64, 48) and result["rate"] == 24
+    assert result["times"] == pytest.approx(source["times"])
+    assert result["audio"] == "aac" and result["audio_rate"] == SAMPLE_RATE
+    assert np.abs(result["pixels"].astype(int) - source["pixels"]).mean() > 10  # painted, not copied
+    assert "12 frames" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_variable_rate_rotation_and_mix(tmp_path, ckpt):
+    times = [0, 40, 80, 200, 210, 220, 400, 420]  # milliseconds: an uneven, variable frame rate
+    clip = make_clip(tmp_path / "phone.mov", frames=8, rate=1, rotation=90, audio=False,
+                     pts=[t * 1 for t in times])
+    out = tmp_path / "out.mkv"
+    assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out),
+                 "--style-mix", "alpha:0.5,gamma:0.5", "--crf", "30"]) == 0
+    result = read_clip(out)
+    assert result["frames"] == 8 and result["rotation"] == 90
+    assert result["times"] == pytest.approx(read_clip(clip)["times"], abs=1e-3)
+
+
+def test_folder_of_clips_to_folder(tmp_path, ckpt):
+    make_clip(tmp_path / "clips" / "a.mp4", frames=3, audio=False)
+    make_clip(tmp_path / "clips" / "sub" / "b.mkv", frames=3, audio=False)
+    assert main(["--ckpt", str(ckpt), "--input", str(tmp_path / "clips"), "--output", str(tmp_path / "out"),
+                 "--style", "alpha,gamma", "--temporal", "off", "--tile", "32"]) == 0
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
+    assert written == ["a_alpha.mp4", "a_gamma.mp4", "sub/b_alpha.mkv", "sub/b_gamma.mkv"]
+    assert all(read_clip(tmp_path / "out" / name)["frames"] == 3 for name in written)
+
+
+def test_onnx_model_paints_clips_per_frame(tmp_path, ckpt):
+    pytest.importorskip("onnxruntime")
+    onnx = tmp_path / "model.onnx"
+    assert main(["--ckpt", str(ckpt), "--export", str(onnx)]) == 0
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    args = ["--ckpt", str(onnx), "--input", str(clip), "--output", str(tmp_path / "out.mp4"), "--style", "alpha"]
+    assert main(args) == 2  # temporal smoothing needs the PyTorch network: said, not silently dropped
+    assert main(args + ["--temporal", "off"]) == 0
+    assert read_clip(tmp_path / "out.mp4")["frames"] == 4
+
+
+def bad_clips(tmp_path: Path) -> dict[str, Path]:
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n")
+    empty = tmp_path / "empty.mp4"
+    with av.open(str(empty), "w") as container:  # a valid container with a video stream and no frame
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height = 64, 48
+    truncated = tmp_path / "truncated.mp4"
+    whole = make_clip(tmp_path / "whole.mkv", frames=12).read_bytes()
+    make_clip(truncated, frames=12)
+    truncated.write_bytes(truncated.read_bytes()[: len(truncated.read_bytes()) // 2])
+    audio_only = tmp_path / "audio.mkv"
+    with av.open(str(audio_only), "w") as container:
+        tone = container.add_stream("aac", rate=SAMPLE_RATE)
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.float32), format="fltp", layout="mono")
+        sound.sample_rate = SAMPLE_RATE
+        container.mux(tone.encode(sound))
+        container.mux(tone.encode())
+    assert whole
+    return {"not a readable video": text, "no video frames": empty, "not a readable video ": truncated,
+            "no video stream": audio_only}
+
+
+def test_bad_clips_are_one_line_exit_2_nothing_written(tmp_path, ckpt, capsys):
+    for expected, clip in bad_clips(tmp_path).items():
+        out = tmp_path / "out" / "result.mp4"
+        assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "alpha"]) == 2
+        err = capsys.readouterr().err
+        assert expected.strip() in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--output", "out.gif"], "cannot write video"),
+    (["--output", "out.mp4", "--codec", "no_such_codec"], "no such video encoder"),
+    (["--output", "out.webm", "--codec", "libx264"], "cannot go in a .webm file"),
+    (["--output", "out.mp4", "--crf", "99"], "--crf 99"),
+    (["--output", "out.mp4", "--tile", "64"], "--temporal off"),
+    (["--output", "-"], "not clips"),
+])
+def test_bad_video_options(tmp_path, ckpt, capsys, monkeypatch, options, expected):
+    monkeypatch.chdir(tmp_path)
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
+    before = set(tmp_path.iterdir())
+    assert main(["--ckpt", str(ckpt), "--input", str(clip), "--style", "alpha", *options]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_existing_output_kept_without_overwrite(tmp_path, ckpt, capsys):
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "alpha"]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"precious"
+
+
+def test_interrupted_run_leaves_no_output(tmp_path, ckpt, monkeypatch):
+    clip = make_clip(tmp_path / "clip.mp4", frames=12, audio=False)
+    out = tmp_path / "out.mp4"
+    calls = []
+
+    def interrupted(frames):  # Ctrl-C in the middle of the clip
+        calls.append(len(frames))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return frames
+
+    with pytest.raises(KeyboardInterrupt):
+        video.transcode(video.probe(clip), out, interrupted, "libx264", batch_frames=4)
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def warping_error(frames: torch.Tensor, shift: int) -> float:
+    """Lai et al.'s warping error for a pan of a whole number of pixels to the left per frame: each frame against
+    the previous one moved by the true motion, over the pixels both see."""
+    return (frames[1:, ..., :-shift] - frames[:-1, ..., shift:]).pow(2).mean().item()
+
+
+def test_norm_smoothing_lowers_the_warping_error_of_a_pan():
+    network = styled_network(len(STYLES))
+    torch.manual_seed(0)
+    # a pan of 2 px per frame with compression-like noise: per-frame outputs flicker
+    frames = torch.stack([torch.from_numpy(scene(64, 48, 2 * i)).permute(2, 0, 1).float() / 255 for i in range(10)])
+    frames = (frames + 0.03 * torch.randn_like(frames)).clamp(0, 1)
+    weights = torch.eye(len(STYLES))[[1] * len(frames)]
+    with torch.no_grad():
+        plain = network(frames, weights)
+        smoother = NormSmoother(network)
+        smoothed = torch.cat([_smoothed(network, smoother, frames[i:i + 4], weights[i:i + 4])
+                              for i in range(0, len(frames), 4)])  # in batches, state carried across them
+        assert torch.equal(network(frames, weights), plain)  # the hooks are gone afterwards
+    assert warping_error(smoothed, 2) < 0.8 * warping_error(plain, 2)
+    assert torch.allclose(smoothed[0], plain[0], atol=1e-5)  # the first frame has no history
+
+
+def _smoothed(network, smoother, frames, weights):
+    with smoother.smoothing(frames):
+        return network(frames, weights)
+
+
+def test_scene_cut_restarts_the_running_statistics():
+    network = styled_network(len(STYLES))
+    dark, bright = torch.full((1, 3, 32, 32), 0.1), torch.full((1, 3, 32, 32), 0.9)
+    smoother = NormSmoother(network)
+    assert smoother.scene_starts(torch.cat([dark, dark + 0.01, bright])) == [True, False, True]
+    assert smoother.scene_starts(bright) == [False]
+
+
+def test_stability_loss_is_zero_for_a_motion_equivariant_network():
+    images = torch.rand(2, 3, 32, 32)
+    weights = torch.ones(2, 1)
+    identity = lambda x, w: x  # noqa: E731 (moves with its input, so nothing to penalise but the noise)
+    assert stability_loss(identity, images, weights, images, noise=0.0).item() == pytest.approx(0, abs=1e-10)
+    constant = lambda x, w: torch.zeros_like(x)  # noqa: E731
+    assert stability_loss(constant, images, weights, images, noise=0.0).item() > 0.01
+    moved, inside = warp(images, torch.tensor([[[1.0, 0, 0.25], [0, 1, 0]]]).repeat(2, 1, 1))
+    assert inside[..., :3].all() and not inside[..., -2:].any()  # 1/8 of 32 px come from outside
+    assert torch.allclose(moved[..., :20], images[..., 4:24], atol=1e-6)
