@@ -81,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--json", action="store_true", help="print one JSON record per photo instead of a line")
 
     video = parser.add_argument_group("video (--input clip.mp4 or a folder of clips)")
-    video.add_argument("--temporal", choices=("on", "off"), default="on",
-                       help="on: norm statistics glide across frames, so the style does not flicker (PyTorch "
-                       "network only); off: each frame painted alone")
+    video.add_argument("--temporal", choices=("on", "off", "norms", "flow"), default="on",
+                       help="on (default): no flicker: norm statistics glide across frames (PyTorch network, "
+                       "untiled) and each frame is blended with the last one moved along the optical flow; "
+                       "norms or flow: one part alone; off: each frame painted alone")
     video.add_argument("--codec", help="video encoder (default libx264, H.264; libvpx-vp9 for .webm)")
     video.add_argument("--crf", type=int, help="constant quality: lower is better and larger (libx264 default 23)")
 

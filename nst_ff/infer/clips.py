@@ -4,6 +4,7 @@ to a folder). Every clip and output is checked before the first frame is painted
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -11,10 +12,10 @@ import torch
 from nst_ff.errors import UsageError
 from nst_ff.infer.styles import StyleChoice
 from nst_ff.infer.stylizer import NonFiniteOutputError, blend, preserve_color, stylize
-from nst_ff.infer.temporal import NormSmoother
-from nst_ff.infer.video import CONTAINERS, VIDEO_SUFFIXES, Clip, is_video, output_format, probe, transcode
-from nst_ff.io.images import IMAGE_EXTENSIONS, STDIO, list_images
-from nst_ff.io.paths import check_output
+from nst_ff.infer.temporal import Temporal
+from nst_ff.infer.video import CONTAINERS, Clip, is_video, output_format, probe, transcode
+from nst_ff.io.images import STDIO, list_images
+from nst_ff.io.paths import check_writable
 
 # Frames painted together: as many as fit in about this many pixels (the network needs ~1 kB per pixel),
 # at least one; a 1080p clip goes one frame at a time, 360p eight at a time.
@@ -35,13 +36,12 @@ def is_video_input(text: str) -> bool:
     return is_video(path)
 
 
-def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None, overwrite: bool,
-               checkpoint: str) -> list[tuple[Path, list[Path]]]:
-    """(clip, one destination per style choice) for every input clip; refuses existing or impossible outputs,
-    and an output that is an input (a clip or the checkpoint) even with --overwrite."""
+def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None,
+               overwrite: bool) -> list[tuple[Path, list[Path]]]:
+    """(clip, one destination per style choice) for every input clip; refuses existing or impossible outputs."""
     path = Path(source)
     sources = list_clips(path) if path.is_dir() else [path]
-    one_file = Path(output).suffix.lower() in (*VIDEO_SUFFIXES, *IMAGE_EXTENSIONS) and not Path(output).is_dir()
+    one_file = bool(Path(output).suffix) and not Path(output).is_dir()  # out.mp4, or out.gif to refuse
     if one_file:
         if len(sources) * len(choices) != 1:
             raise UsageError(f"--output {output} takes one clip but this run writes {len(sources) * len(choices)}; "
@@ -59,35 +59,47 @@ def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str 
     for clip, destinations in plan:
         for destination in destinations:
             output_format(destination, codec)
-            check_output(destination, overwrite, [clip, checkpoint], "--output")
+            if destination.resolve() == clip.resolve():
+                raise UsageError(f"--output {destination} is the input clip")
+            if destination.exists() and not overwrite:
+                raise UsageError(f"{destination} exists; add --overwrite to replace it")
+            check_writable(destination.parent)
     return plan
 
 
 def painter(network, row: torch.Tensor, device: torch.device, dtype: torch.dtype, strength: float,
-            keep_color: bool, tile: int | None, smoother: NormSmoother | None) -> Callable:
-    """paint(frames [B, 3, H, W] on the CPU) -> stylized frames, in the style row [N], on the CPU."""
+            keep_color: bool, tile: int | None, temporal: Temporal | None) -> Callable:
+    """paint(frames [B, 3, H, W] on the CPU, the clip's next ones) -> stylized frames in the style row [N], on
+    the CPU; `temporal` (None: each frame alone) keeps its state from batch to batch."""
     @torch.inference_mode()
     def paint(frames: torch.Tensor) -> torch.Tensor:
         originals = frames.to(device)
-        images = originals.to(dtype)
-        if smoother is None:
-            painted = stylize(network, images, row[None], tile)[:, 0].float()  # [B, 3, H, W]
-        else:
-            with smoother.smoothing(originals):
-                painted = network(images, row.expand(len(images), -1)).float()
+        starts = temporal.cuts(frames) if temporal else []
+        with temporal.norms.smoothing(starts) if temporal and temporal.norms else nullcontext():
+            painted = stylize(network, originals.to(dtype), row[None], tile)[:, 0].float()  # [B, 3, H, W]
         if not torch.isfinite(painted).all():
             raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are "
                                        "broken; retrain or use an earlier checkpoint")
         if keep_color:
             painted = preserve_color(painted, originals)
-        return blend(painted, originals, strength).cpu()
+        painted = blend(painted, originals, strength).cpu()
+        return temporal.flow(frames, painted, starts) if temporal and temporal.flow else painted
     return paint
+
+
+def temporal_parts(mode: str, network, whole_network_only: bool) -> Temporal | None:
+    """--temporal on: running norm statistics where the network allows (a PyTorch network, untiled), and the
+    flow blend; norms or flow: that part alone; off: None."""
+    if mode == "off":
+        return None
+    norms = mode == "norms" or (mode == "on" and not whole_network_only)
+    return Temporal(network if norms else None, flow=mode in ("on", "flow"))
 
 
 def check_video_args(args, onnx: bool) -> None:
     refused = {"--activations": args.activations, "--sheet": args.sheet, "--export": args.export,
                "--size": args.size, "--max-size": args.max_size, "--json": args.json,
-               "--output -": args.output == STDIO, "--stroke-scale": args.stroke_scale != 1}
+               "--output -": args.output == STDIO}
     for option, given in refused.items():
         if given:
             raise UsageError(f"{option} applies to photos, not clips")
@@ -97,12 +109,12 @@ def check_video_args(args, onnx: bool) -> None:
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
-    if args.temporal == "on" and args.tile:
+    if args.temporal == "norms" and args.tile:
         raise UsageError("--tile normalises whole frames tile by tile and cannot keep running statistics; "
-                         "add --temporal off")
-    if args.temporal == "on" and onnx:
-        raise UsageError("--temporal on needs the PyTorch network's norm layers, and this is an ONNX model; "
-                         "add --temporal off (plain per-frame) or use the .ckpt it was exported from")
+                         "use --temporal flow or on")
+    if args.temporal == "norms" and onnx:
+        raise UsageError("--temporal norms needs the PyTorch network's norm layers, and this is an ONNX model; "
+                         "use --temporal flow or on, or the .ckpt it was exported from")
 
 
 def stylize_clips(args, network, choices: list[StyleChoice], device: torch.device, dtype: torch.dtype,
@@ -111,14 +123,13 @@ def stylize_clips(args, network, choices: list[StyleChoice], device: torch.devic
     check_video_args(args, onnx)
     if not choices:
         raise UsageError("choose --style, --style-mix, --all-styles or --interpolate")
-    plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite, args.ckpt)
+    plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite)
     clips = [probe(source) for source, _ in plan]  # every clip readable before the first is painted
     network = network.to(device, dtype)
     for clip, (_, destinations) in zip(clips, plan, strict=True):
         for choice, destination in zip(choices, destinations, strict=True):
-            smoother = NormSmoother(network) if args.temporal == "on" else None
             paint = painter(network, choice.weights.to(device), device, dtype, args.strength, args.preserve_color,
-                            0 if onnx else args.tile, smoother)
+                            0 if onnx else args.tile, temporal_parts(args.temporal, network, onnx or bool(args.tile)))
             write_clip(clip, destination, paint, args, choice.label)
     return 0
 

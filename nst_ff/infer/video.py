@@ -61,7 +61,8 @@ class Clip:
 
 
 def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    """FFmpeg's reason alone (its message repeats the path and an error number)."""
+    return getattr(error, "strerror", None) or (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def probe(path: str | os.PathLike) -> Clip:
@@ -83,6 +84,8 @@ def probe(path: str | os.PathLike) -> Clip:
             rate = stream.average_rate or stream.guessed_rate or Fraction(30)
             return Clip(path, stream.frames or None, Fraction(rate), first.width, first.height,
                         first.rotation or 0.0, audio)
+    except av.EOFError:  # the file ends before its first frame, as a recording stopped at once does
+        raise VideoError(f"{path} has no video frames") from None
     except av.FFmpegError as error:
         raise VideoError(f"{path} is not a readable video: {_first_line(error)}") from None
 

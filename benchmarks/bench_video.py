@@ -1,0 +1,170 @@
+"""Flicker of stylized video: Lai et al.'s warping error on synthetic clips whose motion is known exactly, for each
+--temporal mode, with the style gain and content error of the same frames (nst_ff/measure/quality.py's yardstick)
+and the frames per second of painting them.
+
+A clip is a slow pan or a slow zoom over a real photo, each frame saved as a JPEG (quality 75) with a little
+sensor noise, so that consecutive frames differ as a phone clip's do. The warping error (ECCV 2018) is the mean
+squared difference between each output frame and the previous output moved by the true motion, over the pixels
+both frames see, times 1000.
+
+    python benchmarks/bench_video.py --ckpt /tmp/video_demo_ckpt/last.ckpt --style the_scream --height 360
+"""
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision.transforms.v2 import functional as TF
+from torchvision.utils import save_image
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+from common import ROOT, format_table, machine, write_json  # noqa: E402
+
+from nst_ff.infer.clips import painter, temporal_parts  # noqa: E402
+from nst_ff.infer.styles import parse_styles  # noqa: E402
+from nst_ff.io.images import read_image  # noqa: E402
+from nst_ff.loss.perceptual import relative_error  # noqa: E402
+from nst_ff.measure.quality import PAINTING_SIZE, Yardstick  # noqa: E402
+from nst_ff.model.checkpoint import load_checkpoint  # noqa: E402
+from nst_ff.train.data import load_styles  # noqa: E402
+from nst_ff.train.stability import warp  # noqa: E402
+
+MODES = ("off", "norms", "flow", "on")
+COLUMNS = [("clip", "clip", ""), ("mode", "--temporal", ""), ("warping_error", "warp err", ".3f"),
+           ("relative_warping_error", "vs off", ".2f"), ("style_gain", "style gain", ".3f"),
+           ("content", "content", ".3f"), ("fps", "frames/s", ".2f")]
+
+
+def camera(kind: str, frames: int, width: int, height: int, source_size: tuple[int, int]) -> torch.Tensor:
+    """Affine matrices [T, 2, 3] from each frame's normalised coordinates to the photo's: a pan of 2 source
+    pixels per frame to the right, or a zoom in of 0.3 % per frame about the centre."""
+    source_height, source_width = source_size
+    sx, sy = width / source_width, height / source_height  # the window's size, as a share of the photo
+    theta = torch.zeros(frames, 2, 3)
+    t = torch.arange(frames, dtype=torch.float)
+    if kind == "pan":
+        theta[:, 0, 0], theta[:, 1, 1] = sx, sy
+        theta[:, 0, 2] = -(1 - sx) + 2 * 2 * t / source_width  # from the left edge, 2 px a frame
+    else:
+        scale = 0.997 ** t  # each frame shows 0.3 % less of the photo
+        theta[:, 0, 0], theta[:, 1, 1] = sx * scale, sy * scale
+    return theta
+
+
+def relative_motion(theta: torch.Tensor) -> torch.Tensor:
+    """For frames 1..T-1: the map from a frame's normalised coordinates to the previous frame's, [T-1, 2, 3]."""
+    square = torch.cat([theta, torch.tensor([0.0, 0, 1]).expand(len(theta), 1, 3)], dim=1)  # [T, 3, 3]
+    return (torch.linalg.inv(square[:-1]) @ square[1:])[:, :2]
+
+
+def jpeg_noise(frame: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A frame as a phone would deliver it: sensor noise, then JPEG quality 75."""
+    noisy = (frame + 0.01 * torch.randn(frame.shape, generator=generator)).clamp(0, 1)
+    buffer = io.BytesIO()
+    TF.to_pil_image(noisy).save(buffer, format="JPEG", quality=75)
+    return TF.pil_to_tensor(Image.open(buffer)).float() / 255
+
+
+def synthetic_clip(photo: Path, kind: str, frames: int, height: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frames [T, 3, H, W] in [0, 1], true relative motion [T-1, 2, 3]); 16:9 frames over the photo enlarged
+    so that the frame's height is 80 % of the photo's."""
+    width = round(height * 16 / 9 / 2) * 2
+    image = read_image(photo)
+    source = TF.resize(image, [round(height / 0.8), round(height / 0.8 * image.shape[2] / image.shape[1])],
+                       antialias=True)
+    if source.shape[2] < width * 1.25:  # a portrait photo: widen it so the window fits with room to pan
+        source = TF.resize(source, [round(source.shape[1] * width * 1.25 / source.shape[2]), round(width * 1.25)],
+                           antialias=True)
+    theta = camera(kind, frames, width, height, tuple(source.shape[1:]))
+    grid = torch.nn.functional.affine_grid(theta, [frames, 3, height, width], align_corners=False)
+    clean = torch.nn.functional.grid_sample(source.expand(frames, -1, -1, -1), grid, mode="bicubic",
+                                            align_corners=False).clamp(0, 1)
+    generator = torch.Generator().manual_seed(0)
+    return torch.stack([jpeg_noise(frame, generator) for frame in clean]), relative_motion(theta)
+
+
+def warping_error(outputs: torch.Tensor, motion: torch.Tensor) -> float:
+    """Lai et al.: mean over frames of the squared difference to the previous output moved by the true
+    motion, over non-occluded pixels (those the previous frame saw), times 1000."""
+    moved, inside = warp(outputs[:-1], motion)
+    errors = ((outputs[1:] - moved).pow(2) * inside).sum(dim=(1, 2, 3)) / (3 * inside.sum(dim=(1, 2, 3)))
+    return 1000 * errors.mean().item()
+
+
+def quality(yardstick: Yardstick, style_index: int, frames: torch.Tensor, outputs: torch.Tensor) -> dict:
+    """The yardstick's style gain and content error, averaged over every 10th frame."""
+    picked = slice(0, None, 10)
+    photo_style, photo_features = yardstick.errors(frames[picked])
+    style, features = yardstick.errors(outputs[picked].clamp(0, 1))
+    gain = 1 - style[:, style_index] / photo_style[:, style_index]
+    return {"style_gain": gain.mean().item(), "content": relative_error(features, photo_features).mean().item()}
+
+
+def paint_clip(network, row: torch.Tensor, frames: torch.Tensor, mode: str, batch: int) -> tuple[torch.Tensor, float]:
+    """(outputs [T, 3, H, W], frames per second), through stylize.py's own video painter."""
+    paint = painter(network, row, torch.device("cpu"), torch.float32, 1.0, False, 0,
+                    temporal_parts(mode, network, False))
+    started = time.perf_counter()
+    outputs = torch.cat([paint(frames[i:i + batch]) for i in range(0, len(frames), batch)])
+    return outputs, len(frames) / (time.perf_counter() - started)
+
+
+def strip(path: Path, frames: torch.Tensor, by_mode: dict[str, torch.Tensor], count: int = 4) -> None:
+    """Consecutive frames side by side: the input, per-frame (off) and the default (on)."""
+    first = len(frames) // 2
+    rows = [frames[first:first + count], by_mode["off"][first:first + count], by_mode["on"][first:first + count]]
+    save_image(torch.cat(rows), path, nrow=count, padding=4, pad_value=1.0)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", required=True, help="a trained checkpoint (its paintings must be in --styles)")
+    parser.add_argument("--style", required=True, help="the style painted")
+    parser.add_argument("--styles", default=str(ROOT / "demo" / "styles"), help="the paintings of the yardstick")
+    parser.add_argument("--photos", nargs="+", default=[str(ROOT / "demo" / "content" / "chelsea.jpg"),
+                                                        str(ROOT / "demo" / "content" / "coffee.jpg")],
+                        help="photos under the pan and the zoom")
+    parser.add_argument("--height", type=int, default=360, help="frame height (16:9 frames)")
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=4, help="frames painted together")
+    parser.add_argument("--vgg-weights", default="imagenet", help="the yardstick's VGG16 (a file, or imagenet)")
+    parser.add_argument("--strip", help="write consecutive frames of the pan (input, off, on) to this image")
+    parser.add_argument("--json", help="write the results here")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    network, style_names, _ = load_checkpoint(args.ckpt)
+    network.eval()
+    (choice,) = parse_styles(args.style, style_names)
+    painting_names, paintings = load_styles(args.styles, PAINTING_SIZE)
+    yardstick = Yardstick(paintings, args.vgg_weights)
+    style_index = painting_names.index(style_names[int(choice.weights.argmax())])
+    results = []
+    for kind, photo in zip(("pan", "zoom"), args.photos, strict=False):
+        frames, motion = synthetic_clip(Path(photo), kind, args.frames, args.height)
+        by_mode = {}
+        for mode in MODES:
+            by_mode[mode], fps = paint_clip(network, choice.weights, frames, mode, args.batch)
+            row = {"clip": f"{kind} {Path(photo).stem} {frames.shape[-1]}x{frames.shape[-2]}", "mode": mode,
+                   "warping_error": warping_error(by_mode[mode], motion), "fps": fps}
+            row |= quality(yardstick, style_index, frames, by_mode[mode])
+            results.append(row)
+            print(f"{row['clip']} {mode}: warping error {row['warping_error']:.3f}", file=sys.stderr)
+        for row in results[-len(MODES):]:
+            row["relative_warping_error"] = row["warping_error"] / results[-len(MODES)]["warping_error"]
+        if kind == "pan" and args.strip:
+            strip(Path(args.strip), frames, by_mode)
+    print(format_table(results, COLUMNS))
+    if args.json:
+        write_json(args.json, {"machine": machine(), "args": vars(args), "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
