@@ -26,6 +26,7 @@ from common import ROOT, format_table, machine, write_json  # noqa: E402
 
 from nst_ff.infer.clips import painter, temporal_parts  # noqa: E402
 from nst_ff.infer.styles import parse_styles  # noqa: E402
+from nst_ff.infer.temporal import FlowBlend, SceneCuts  # noqa: E402
 from nst_ff.io.images import read_image  # noqa: E402
 from nst_ff.loss.perceptual import relative_error  # noqa: E402
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick  # noqa: E402
@@ -104,13 +105,24 @@ def quality(yardstick: Yardstick, style_index: int, frames: torch.Tensor, output
     return {"style_gain": gain.mean().item(), "content": relative_error(features, photo_features).mean().item()}
 
 
-def paint_clip(network, row: torch.Tensor, frames: torch.Tensor, mode: str, batch: int) -> tuple[torch.Tensor, float]:
-    """(outputs [T, 3, H, W], frames per second), through stylize.py's own video painter."""
-    paint = painter(network, row, torch.device("cpu"), torch.float32, 1.0, False, 0,
-                    temporal_parts(mode, network, False))
-    started = time.perf_counter()
-    outputs = torch.cat([paint(frames[i:i + batch]) for i in range(0, len(frames), batch)])
-    return outputs, len(frames) / (time.perf_counter() - started)
+def paint_modes(network, row: torch.Tensor, frames: torch.Tensor, batch: int) -> dict[str, tuple]:
+    """{mode: (outputs [T, 3, H, W], frames per second)}. The network runs once per norm setting, through
+    stylize.py's own video painter; the flow modes blend those outputs as the painter would, and their time is
+    the network's plus the blend's."""
+    results = {}
+    for mode in ("off", "norms"):
+        paint = painter(network, row, torch.device("cpu"), torch.float32, 1.0, False, 0,
+                        temporal_parts(mode, network, False))
+        started = time.perf_counter()
+        results[mode] = (torch.cat([paint(frames[i:i + batch]) for i in range(0, len(frames), batch)]),
+                         time.perf_counter() - started)
+    for base, mode in (("off", "flow"), ("norms", "on")):
+        blend, cuts, painted = FlowBlend(), SceneCuts(), results[base][0]
+        started = time.perf_counter()
+        outputs = torch.cat([blend(frames[i:i + batch], painted[i:i + batch], cuts(frames[i:i + batch]))
+                             for i in range(0, len(frames), batch)])
+        results[mode] = (outputs, results[base][1] + time.perf_counter() - started)
+    return {mode: (results[mode][0], len(frames) / results[mode][1]) for mode in MODES}
 
 
 def strip(path: Path, frames: torch.Tensor, by_mode: dict[str, torch.Tensor], count: int = 4) -> None:
@@ -129,7 +141,7 @@ def parse_args(argv):
                                                         str(ROOT / "demo" / "content" / "coffee.jpg")],
                         help="photos under the pan and the zoom")
     parser.add_argument("--height", type=int, default=360, help="frame height (16:9 frames)")
-    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--batch", type=int, default=4, help="frames painted together")
     parser.add_argument("--vgg-weights", default="imagenet", help="the yardstick's VGG16 (a file, or imagenet)")
     parser.add_argument("--strip", help="write consecutive frames of the pan (input, off, on) to this image")
@@ -148,9 +160,10 @@ def main(argv=None) -> int:
     results = []
     for kind, photo in zip(("pan", "zoom"), args.photos, strict=False):
         frames, motion = synthetic_clip(Path(photo), kind, args.frames, args.height)
-        by_mode = {}
+        painted = paint_modes(network, choice.weights, frames, args.batch)
+        by_mode = {mode: outputs for mode, (outputs, _) in painted.items()}
         for mode in MODES:
-            by_mode[mode], fps = paint_clip(network, choice.weights, frames, mode, args.batch)
+            fps = painted[mode][1]
             row = {"clip": f"{kind} {Path(photo).stem} {frames.shape[-1]}x{frames.shape[-2]}", "mode": mode,
                    "warping_error": warping_error(by_mode[mode], motion), "fps": fps}
             row |= quality(yardstick, style_index, frames, by_mode[mode])

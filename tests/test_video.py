@@ -264,3 +264,47 @@ def test_scene_cuts():
     assert cuts(torch.cat([dark, dark + 0.01, bright])) == [True, False, True]
     assert cuts(bright) == [False]  # the state carries over to the next batch
     assert cuts(frames_of_a_pan()) == [True] + [False] * 7
+
+
+def test_training_with_the_stability_loss_logs_it_and_adds_it_to_the_total(tmp_path, image_dirs):
+    from hydra import compose, initialize_config_dir
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from conftest import ROOT, train_overrides
+    from nst_ff.train.training import train
+
+    content, styles = image_dirs
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        train(compose("train", overrides=train_overrides(tmp_path, content, styles, steps=2) + [
+            "stability.weight=10", "logging.image_every_n_steps=0", "quality.enabled=false"]))
+    events = EventAccumulator(str(tmp_path / "runs" / "test"), size_guidance={"scalars": 0})
+    events.Reload()
+    for total, content_term, style, tv, stability in zip(*(events.Scalars(f"loss/{name}") for name in
+                                                           ("total", "content", "style", "tv", "stability")),
+                                                         strict=True):
+        assert stability.value > 0
+        assert total.value == pytest.approx(content_term.value + style.value + 10 * stability.value, rel=1e-5)
+        assert tv.value >= 0
+
+
+def test_bench_video_runs_end_to_end(tmp_path, ckpt, image_dirs):
+    import json
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_video
+
+    content, styles = image_dirs
+    photos = sorted(content.rglob("*.png"))[:2]
+    frames, motion = bench_video.synthetic_clip(photos[0], "pan", 4, 32)
+    identity = torch.eye(2, 3).expand(len(motion), 2, 3)
+    assert bench_video.warping_error(frames, motion) < bench_video.warping_error(frames, identity)  # true motion
+    assert bench_video.main(["--ckpt", str(ckpt), "--style", "beta", "--styles", str(styles), "--photos",
+                             *map(str, photos), "--height", "32", "--frames", "11", "--vgg-weights", "random",
+                             "--strip", str(tmp_path / "strip.png"), "--json", str(tmp_path / "video.json")]) == 0
+    rows = json.loads((tmp_path / "video.json").read_text())["results"]
+    assert [row["mode"] for row in rows] == list(bench_video.MODES) * 2
+    assert all(row["warping_error"] > 0 and row["fps"] > 0 for row in rows)
+    assert (tmp_path / "strip.png").is_file()
