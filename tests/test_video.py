@@ -308,3 +308,11 @@ def test_bench_video_runs_end_to_end(tmp_path, ckpt, image_dirs):
     assert [row["mode"] for row in rows] == list(bench_video.MODES) * 2
     assert all(row["warping_error"] > 0 and row["fps"] > 0 for row in rows)
     assert (tmp_path / "strip.png").is_file()
+
+
+def test_audio_reencoded_where_the_container_cannot_hold_it(tmp_path, ckpt):
+    clip = make_clip(tmp_path / "clip.mp4", frames=3)  # AAC audio, which WebM cannot hold
+    out = tmp_path / "out.webm"
+    assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "alpha"]) == 0
+    result = read_clip(out)
+    assert result["frames"] == 3 and result["audio"] == "opus"
