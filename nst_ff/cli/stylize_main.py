@@ -1,4 +1,5 @@
-"""Stylize photos with a trained network: `python stylize.py --ckpt CKPT --input photo.jpg --style NAME`.
+"""Stylize photos with a trained network: `python stylize.py --ckpt CKPT --input photo.jpg --style NAME`; clips
+(`--input clip.mp4`) go to nst_ff.infer.clips.
 
 Needs only the network and its checkpoint (no Lightning, Hydra or VGG; VGG is loaded for --vgg-activations).
 """
