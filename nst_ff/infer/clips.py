@@ -15,7 +15,7 @@ from nst_ff.infer.stylizer import NonFiniteOutputError, blend, preserve_color, s
 from nst_ff.infer.temporal import Temporal
 from nst_ff.infer.video import CONTAINERS, Clip, is_video, output_format, probe, transcode
 from nst_ff.io.images import STDIO, list_images
-from nst_ff.io.paths import check_writable
+from nst_ff.io.paths import check_output
 
 # Frames painted together: as many as fit in about this many pixels (the network needs ~1 kB per pixel),
 # at least one; a 1080p clip goes one frame at a time, 360p eight at a time.
@@ -36,9 +36,10 @@ def is_video_input(text: str) -> bool:
     return is_video(path)
 
 
-def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None,
-               overwrite: bool) -> list[tuple[Path, list[Path]]]:
-    """(clip, one destination per style choice) for every input clip; refuses existing or impossible outputs."""
+def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None, overwrite: bool,
+               checkpoint: str) -> list[tuple[Path, list[Path]]]:
+    """(clip, one destination per style choice) for every input clip; refuses existing or impossible outputs,
+    and an output that is an input (a clip or the checkpoint) even with --overwrite."""
     path = Path(source)
     sources = list_clips(path) if path.is_dir() else [path]
     one_file = bool(Path(output).suffix) and not Path(output).is_dir()  # out.mp4, or out.gif to refuse
@@ -59,11 +60,7 @@ def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str 
     for clip, destinations in plan:
         for destination in destinations:
             output_format(destination, codec)
-            if destination.resolve() == clip.resolve():
-                raise UsageError(f"--output {destination} is the input clip")
-            if destination.exists() and not overwrite:
-                raise UsageError(f"{destination} exists; add --overwrite to replace it")
-            check_writable(destination.parent)
+            check_output(destination, overwrite, [clip, checkpoint], "--output")
     return plan
 
 
@@ -99,7 +96,7 @@ def temporal_parts(mode: str, network, whole_network_only: bool) -> Temporal | N
 def check_video_args(args, onnx: bool) -> None:
     refused = {"--activations": args.activations, "--sheet": args.sheet, "--export": args.export,
                "--size": args.size, "--max-size": args.max_size, "--json": args.json,
-               "--output -": args.output == STDIO}
+               "--output -": args.output == STDIO, "--stroke-scale": args.stroke_scale != 1}
     for option, given in refused.items():
         if given:
             raise UsageError(f"{option} applies to photos, not clips")
@@ -123,7 +120,7 @@ def stylize_clips(args, network, choices: list[StyleChoice], device: torch.devic
     check_video_args(args, onnx)
     if not choices:
         raise UsageError("choose --style, --style-mix, --all-styles or --interpolate")
-    plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite)
+    plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite, args.ckpt)
     clips = [probe(source) for source, _ in plan]  # every clip readable before the first is painted
     network = network.to(device, dtype)
     for clip, (_, destinations) in zip(clips, plan, strict=True):
