@@ -18,6 +18,8 @@ from nst_ff.errors import UsageError
 from nst_ff.infer.clips import is_video_input, stylize_clips
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
+from nst_ff.infer.quantize import MODES as QUANTIZE_MODES
+from nst_ff.infer.quantize import check_export, export_int8
 from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 from nst_ff.infer.stylizer import SHEET_COLUMNS, Stylizer
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-layers", action="store_true", help="print the layers --layers accepts, then exit")
     parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles); "
                         "PATH.onnx writes an ONNX model instead")
+    parser.add_argument("--quantize", choices=QUANTIZE_MODES, help="with --export PATH.onnx: an int8 model, "
+                        "about 1.3x faster on CPU (calibrated on the demo photos)")
 
     io = parser.add_argument_group("images")
     io.add_argument("--input", help="an image, a folder of images (searched recursively) or - for stdin")
@@ -270,13 +274,14 @@ def run(args) -> int:
     if args.list_layers:
         print_layers(network, args)
         return 0
+    check_export(args.quantize, args.export)
     if args.input not in (None, STDIO) and is_video_input(args.input):
         device = pick_device(args.device, args.precision, network)
         return stylize_clips(args, network, choose_styles(args, style_names)[0], device, PRECISIONS[args.precision],
                              onnx=is_onnx(args.ckpt))
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision
-        save = export_onnx if is_onnx(args.export) else export
+        save = export_int8 if args.quantize else export_onnx if is_onnx(args.export) else export
         save(args.export, network, style_names, training_record(description))
     return 0 if plan is None else execute(plan, args, network, style_names)
 

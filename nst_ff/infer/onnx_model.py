@@ -6,6 +6,7 @@ onnx and onnxruntime are imported only here and only when used: stylizing a .ckp
 """
 
 import copy
+import importlib
 import json
 import os
 import warnings
@@ -29,9 +30,9 @@ def is_onnx(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-def _require(module: str, purpose: str):
+def require(module: str, purpose: str):
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError:
         raise CheckpointError(f"{purpose} needs {module}, which is not installed: {INSTALL_HINT}") from None
 
@@ -40,8 +41,8 @@ def export_onnx(path: str | os.PathLike, network: StyleTransferNetwork, style_na
                 training: dict | None = None) -> None:
     """Write the network as ONNX: inputs images [B, 3, H, W] and style_weights [B, N] with B, H and W dynamic,
     output stylized [B, 3, H, W]; the description in the metadata."""
-    onnx = _require("onnx", f"exporting {path}")
-    _require("onnxscript", f"exporting {path}")
+    onnx = require("onnx", f"exporting {path}")
+    require("onnxscript", f"exporting {path}")
     # A copy, in fp32 on the CPU: the caller's network stays exactly as it was (device, precision, mode).
     model = copy.deepcopy(network).float().cpu().eval()
     # Example sizes that match no other dimension (not 1, not 3 channels, not N styles), so that tracing keys
@@ -75,7 +76,7 @@ class OnnxNetwork:
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         self.path, self.threads = Path(path), threads
-        ort = _require("onnxruntime", f"running {path}")
+        ort = require("onnxruntime", f"running {path}")
         if not self.path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
         self.model = self.path.read_bytes()

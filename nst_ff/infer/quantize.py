@@ -1,0 +1,124 @@
+"""int8 ONNX: the exported network statically quantized by ONNX Runtime's quantizer, for faster CPU inference.
+
+`stylize.py --export m.onnx --quantize int8` exports the fp32 model, then rewrites it in QDQ form: the 3x3
+convolutions' weights int8 per output channel, their activations uint8 with scales calibrated on a few photos
+stylized in each of the model's styles. Everything else stays float: instance norm (its statistics are per
+photo, and the style tables blend in float), the style-weight matmuls, padding, upsampling, the residual adds,
+and the two 9x9 convolutions at full resolution (the first sees only 3 channels, where int8 is slower than
+fp32 on AVX2; quantizing the last costs about 1.5 dB, measured in BENCHMARKS.md). The metadata says "int8".
+"""
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from nst_ff.errors import UsageError
+from nst_ff.infer.onnx_model import export_onnx, require
+from nst_ff.io import jsonfile
+from nst_ff.io.images import write_atomically
+from nst_ff.model.checkpoint import NST_FF_KEY
+from nst_ff.model.transformer import StyleTransferNetwork
+
+MODES = ("int8",)
+# The photos bundled with a source checkout; a wheel has none (then the caller passes its own).
+DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "content"
+CALIBRATION_SIZE = 256  # px, square crops: the activation ranges of a photo hardly depend on its size
+FLOAT_KERNELS = (9, 9)  # the full-resolution first and last convolutions
+
+
+def check_export(mode: str | None, export_path: str | None) -> None:
+    """Refuses --quantize without an .onnx export (before anything is written)."""
+    if mode is not None and (not export_path or Path(export_path).suffix.lower() != ".onnx"):
+        raise UsageError(f"--quantize {mode} writes an ONNX model: give --export PATH.onnx "
+                         f"(not {export_path or 'nothing'})")
+
+
+def calibration_photos(folder: str | os.PathLike = DEMO_PHOTOS, size: int = CALIBRATION_SIZE) -> list[np.ndarray]:
+    """Every JPEG or PNG in `folder` as a centred square crop, [1, 3, size, size] float32 in [0, 1]."""
+    from PIL import Image, ImageOps
+
+    paths = sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not paths:
+        raise UsageError(f"int8 calibration needs photos, and {folder} holds none (a source checkout has demo/)")
+    photos = []
+    for path in paths:
+        with Image.open(path) as image:
+            square = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.BICUBIC)
+        photos.append(np.asarray(square, np.float32).transpose(2, 0, 1)[None] / 255)
+    return photos
+
+
+def calibration_feeds(photos: list[np.ndarray], num_styles: int, per_style: int = 2) -> list[dict]:
+    """Each style on `per_style` photos (taken in turn): the ranges cover every style's instance-norm scales."""
+    feeds = []
+    for style in range(num_styles):
+        weights = np.zeros((1, num_styles), np.float32)
+        weights[0, style] = 1
+        for k in range(per_style):
+            feeds.append({"images": photos[(style * per_style + k) % len(photos)], "style_weights": weights})
+    return feeds
+
+
+def float_convolutions(proto) -> list[str]:
+    """Names of the Conv nodes kept in float: those whose kernel is FLOAT_KERNELS."""
+    kernels = {tensor.name: tuple(tensor.dims[2:]) for tensor in proto.graph.initializer}
+    return [node.name for node in proto.graph.node
+            if node.op_type == "Conv" and kernels.get(node.input[1]) == FLOAT_KERNELS]
+
+
+def quantize_model(float_path: str | os.PathLike, path: str | os.PathLike, feeds: list[dict]) -> None:
+    """Writes `path`: the fp32 model at `float_path` in int8 QDQ form, calibrated by running `feeds`."""
+    onnx = require("onnx", f"quantizing {path}")
+    quantization = require("onnxruntime.quantization", f"quantizing {path}")
+
+    class Reader(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter(feeds)
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    proto = onnx.load(float_path)
+    with tempfile.TemporaryDirectory() as folder, _quiet_quantizer():
+        quantized = Path(folder) / "int8.onnx"
+        # u8s8 with reduce_range: uint8 activations, int8 weights in 7 bits, which AVX2's u8 x s8 multiply-add
+        # (vpmaddubsw, 16-bit sums) cannot saturate; per-channel weight scales (ONNX Runtime's own advice).
+        quantization.quantize_static(
+            float_path, quantized, Reader(), quant_format=quantization.QuantFormat.QDQ,
+            op_types_to_quantize=["Conv"], nodes_to_exclude=float_convolutions(proto), per_channel=True,
+            reduce_range=True, activation_type=quantization.QuantType.QUInt8,
+            weight_type=quantization.QuantType.QInt8, calibrate_method=quantization.CalibrationMethod.MinMax)
+        result = onnx.load(quantized)
+    description = json.loads({p.key: p.value for p in proto.metadata_props}[NST_FF_KEY])
+    description["precision"] = "int8"
+    onnx.helper.set_model_props(result, {NST_FF_KEY: jsonfile.dumps(description)})
+    onnx.checker.check_model(result)
+    write_atomically(path, lambda f: f.write(result.SerializeToString()), fsync=True)
+
+
+@contextlib.contextmanager
+def _quiet_quantizer():
+    """The quantizer logs advice on pre-processing at WARNING on the root logger: not the user's concern."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def export_int8(path: str | os.PathLike, network: StyleTransferNetwork, style_names: list[str],
+                training: dict | None = None, photos: list[np.ndarray] | None = None) -> None:
+    """Export the network as an int8 ONNX model at `path`, calibrated on `photos` (default: the demo photos)."""
+    photos = calibration_photos() if photos is None else photos
+    feeds = calibration_feeds(photos, network.num_styles)
+    with tempfile.TemporaryDirectory() as folder:
+        float_path = Path(folder) / "fp32.onnx"
+        export_onnx(float_path, network, style_names, training)
+        quantize_model(float_path, path, feeds)
