@@ -1,11 +1,13 @@
 """int8 ONNX: the exported network statically quantized by ONNX Runtime's quantizer, for faster CPU inference.
 
 `stylize.py --export m.onnx --quantize int8` exports the fp32 model, then rewrites it in QDQ form: the 3x3
-convolutions' weights int8 per output channel, their activations uint8 with scales calibrated on a few photos
-stylized in each of the model's styles. Everything else stays float: instance norm (its statistics are per
-photo, and the style tables blend in float), the style-weight matmuls, padding, upsampling, the residual adds,
-and the two 9x9 convolutions at full resolution (the first sees only 3 channels, where int8 is slower than
-fp32 on AVX2; quantizing the last costs about 1.5 dB, measured in BENCHMARKS.md). The metadata says "int8".
+convolutions of the residual blocks and of the upsampling path get int8 weights per output channel and uint8
+activations, with scales calibrated on a few photos stylized in each of the model's styles. Everything else
+stays float (measured layer by layer, BENCHMARKS.md): instance norm (its statistics are per photo, and the
+style tables blend in float), the style-weight matmuls, padding, upsampling, the residual adds, the two 9x9
+convolutions at full resolution (the first sees only 3 channels, where int8 is slower than fp32 on AVX2) and
+the two downsampling convolutions (the most sensitive: their errors grow through every later layer, and they
+hold 6 % of the multiply-adds). The metadata says "int8".
 """
 
 import contextlib
@@ -29,6 +31,7 @@ MODES = ("int8",)
 DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "content"
 CALIBRATION_SIZE = 256  # px, square crops: the activation ranges of a photo hardly depend on its size
 FLOAT_KERNELS = (9, 9)  # the full-resolution first and last convolutions
+FLOAT_STRIDES = (2, 2)  # the two downsampling convolutions: their errors grow through every later layer
 
 
 def check_export(mode: str | None, export_path: str | None) -> None:
@@ -65,10 +68,14 @@ def calibration_feeds(photos: list[np.ndarray], num_styles: int, per_style: int 
 
 
 def float_convolutions(proto) -> list[str]:
-    """Names of the Conv nodes kept in float: those whose kernel is FLOAT_KERNELS."""
+    """Names of the Conv nodes kept in float: those whose kernel is FLOAT_KERNELS or whose stride FLOAT_STRIDES."""
     kernels = {tensor.name: tuple(tensor.dims[2:]) for tensor in proto.graph.initializer}
-    return [node.name for node in proto.graph.node
-            if node.op_type == "Conv" and kernels.get(node.input[1]) == FLOAT_KERNELS]
+
+    def strides(node):
+        return next((tuple(a.ints) for a in node.attribute if a.name == "strides"), (1, 1))
+
+    return [node.name for node in proto.graph.node if node.op_type == "Conv"
+            and (kernels.get(node.input[1]) == FLOAT_KERNELS or strides(node) == FLOAT_STRIDES)]
 
 
 def quantize_model(float_path: str | os.PathLike, path: str | os.PathLike, feeds: list[dict]) -> None:

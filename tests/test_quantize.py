@@ -1,0 +1,99 @@
+"""int8 ONNX export (`stylize.py --export m.onnx --quantize int8`): the model is quantized where it should be,
+keeps the style names, stylizes a demo photo at an odd size within 30 dB PSNR of the fp32 network, and a
+--quantize the export cannot honour is one line and exit 2 with nothing written."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, styled_network
+from nst_ff.cli import stylize_main as stylize
+from nst_ff.infer.onnx_model import OnnxNetwork
+from nst_ff.model.checkpoint import NST_FF_KEY, export
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime.quantization")
+
+STYLES = ["alpha", "beta", "gamma"]
+PHOTO = ROOT / "demo" / "content" / "chelsea.jpg"
+
+
+def run(*argv) -> int:
+    return stylize.main([str(arg) for arg in argv])
+
+
+def smooth_network():
+    """A network that maps photos to pictures, not to noise: every kernel a Gaussian blob times a random channel
+    mix, so outputs follow the photo's shapes as a trained network's do, and each style's own CIN tables
+    recolour them. (Default-initialised weights give high-frequency noise after instance norm, whose PSNR
+    would say little about int8 on real networks.)"""
+    network = styled_network(num_styles=len(STYLES), alpha=0.5, seed=1)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for module in network.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                out_channels, in_channels, k, _ = module.weight.shape
+                grid = torch.arange(k) - k // 2
+                blob = torch.exp(-(grid[:, None] ** 2 + grid[None] ** 2) / (k / 3) ** 2)
+                mix = torch.randn(out_channels, in_channels) / math.sqrt(in_channels)
+                module.weight.copy_(mix[:, :, None, None] * blob / blob.sum())
+    return network
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """(fp32 .pt file, int8 .onnx file exported from it by stylize.py): one quantization a session."""
+    root = tmp_path_factory.mktemp("int8")
+    export(root / "net.pt", smooth_network(), STYLES, {"loss": {"content_weight": 1.0}, "style_size": 32})
+    assert run("--ckpt", root / "net.pt", "--export", root / "int8.onnx", "--quantize", "int8") == 0
+    return root / "net.pt", root / "int8.onnx"
+
+
+def test_int8_model_is_quantized_except_the_float_layers_and_keeps_the_styles(models):
+    _, int8 = models
+    proto = onnx.load(int8)
+    ops = [node.op_type for node in proto.graph.node]
+    kernels = {t.name: tuple(t.dims[2:]) for t in proto.graph.initializer}
+    int8_weights = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4]
+    convs = [node for node in proto.graph.node if node.op_type == "Conv"]
+    float_convs = [node for node in convs if node.input[1] in kernels]  # weights straight from a float tensor
+    assert ops.count("QuantizeLinear") >= 12 and [tuple(t.dims[2:]) for t in int8_weights] == [(3, 3)] * 12
+    # The 9x9 convs and the two stride-2 convs stay float: first, two downsampling, last.
+    assert [kernels[node.input[1]] for node in float_convs] == [(9, 9), (3, 3), (3, 3), (9, 9)]
+    assert "InstanceNormalization" in ops and len(convs) == 16
+    description = json.loads({p.key: p.value for p in proto.metadata_props}[NST_FF_KEY])
+    assert description["precision"] == "int8" and description["style_names"] == STYLES
+    assert OnnxNetwork(int8).style_names == STYLES
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_int8_matches_fp32_on_a_photo_at_an_odd_size(models, tmp_path, style):
+    ckpt, int8 = models
+    outputs = {}
+    for name, model in (("fp32", ckpt), ("int8", int8)):
+        out = tmp_path / f"{name}.png"
+        assert run("--ckpt", model, "--input", PHOTO, "--style", style, "--size", 157, "--output", out) == 0
+        outputs[name] = np.asarray(Image.open(out), np.float64) / 255
+    assert outputs["fp32"].shape[:2] == (157, 236)  # odd, and not a multiple of 4
+    # A picture, not a flat field: PSNR against a near-constant image would pass anything.
+    assert outputs["fp32"].std() > 0.05
+    psnr = 10 * np.log10(1 / np.mean((outputs["int8"] - outputs["fp32"]) ** 2))
+    assert psnr >= 30, psnr
+
+
+@pytest.mark.parametrize("export_to,mode,message", [
+    ("again.pt", "int8", "--quantize int8 writes an ONNX model: give --export PATH.onnx (not "),
+    ("again.onnx", "int4", "argument --quantize: invalid choice: 'int4'"),
+    (None, "int8", "give --export PATH.onnx (not nothing)"),
+])
+def test_quantize_the_export_cannot_honour_is_one_line(models, tmp_path, capsys, export_to, mode, message):
+    ckpt, _ = models
+    export_args = ["--export", tmp_path / export_to] if export_to else []
+    assert run("--ckpt", ckpt, *export_args, "--quantize", mode) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("stylize.py: error: ") and message in err, err
+    assert list(tmp_path.iterdir()) == []
