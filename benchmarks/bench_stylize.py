@@ -5,6 +5,7 @@ torch.compile, or on ONNX Runtime, after warm-up, with the analytic multiply-add
     python benchmarks/bench_stylize.py --device cuda        # fp32/bf16/fp16, batch 1 and 8, eager and compiled
     python benchmarks/bench_stylize.py --backend both       # also the exported ONNX model on ONNX Runtime (fp32)
     python benchmarks/bench_stylize.py --quick              # seconds: tiny sizes, one timed pass (CI)
+    python benchmarks/bench_stylize.py --backend both --int8 --peer   # + the int8 export, + fast_neural_style
 """
 
 import argparse
@@ -20,8 +21,10 @@ from torch import nn
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import format_table, machine, write_json  # noqa: E402
+from fast_neural_style_peer import TransformerNet  # noqa: E402
 
 from nst_ff.infer.onnx_model import OnnxNetwork, export_onnx  # noqa: E402
+from nst_ff.infer.quantize import export_int8  # noqa: E402
 from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -86,6 +89,9 @@ def parse_args(argv):
                         "both on GPU)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="NHWC tensors "
                         "(default: on GPU only, as stylize does)")
+    parser.add_argument("--int8", action="store_true", help="also the int8 ONNX export (stylize.py --quantize int8)")
+    parser.add_argument("--peer", action="store_true", help="also fast_neural_style's TransformerNet, eager fp32: "
+                        "the peer of SPEC.md's speed targets")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier of the network (default 1)")
     parser.add_argument("--num-styles", type=int, default=12)
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
@@ -105,6 +111,21 @@ def parse_args(argv):
     return args
 
 
+def onnx_models(eager: nn.Module, args, device: torch.device) -> list[tuple]:
+    """(backend, precision, None, model) of the ONNX exports asked for: fp32 and/or int8. Exported first,
+    before the network moves or changes precision; the int8 model calibrated on the demo photos."""
+    names = [f"style{i}" for i in range(args.num_styles)]
+    exports = ([("fp32", export_onnx)] if args.backend in ("onnxruntime", "both") else [])
+    exports += [("int8", export_int8)] if args.int8 else []
+    runtimes = []
+    with tempfile.TemporaryDirectory() as folder:
+        for precision, save in exports:
+            save(Path(folder) / f"{precision}.onnx", eager, names)
+            runtime = OnnxNetwork(Path(folder) / f"{precision}.onnx", threads=args.threads).to(device)
+            runtimes.append(("onnxruntime", precision, None, runtime))
+    return runtimes
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -117,22 +138,21 @@ def main(argv=None) -> int:
     shapes = sorted(((s, b) for s in args.sizes for b in args.batch_sizes), key=lambda sb: sb[0] ** 2 * sb[1])
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     models = []  # (backend, precision, compile, model)
-    if args.backend in ("onnxruntime", "both"):
-        with tempfile.TemporaryDirectory() as folder:  # exported before the network moves or changes precision
-            export_onnx(Path(folder) / "network.onnx", eager, [f"style{i}" for i in range(args.num_styles)])
-            runtime = OnnxNetwork(Path(folder) / "network.onnx", threads=args.threads).to(device)
+    runtimes = onnx_models(eager, args, device)
+    if args.peer:
+        peer = TransformerNet().eval().to(device, memory_format=memory_format)
+        models.append(("fast_neural_style", "fp32", "off", lambda images, _weights: peer(images * 255)))
     if args.backend in ("torch", "both"):
         for precision in args.precisions:
             network = eager.to(device, DTYPES[precision], memory_format=memory_format)
             # dynamic=False: one specialised graph per shape, as a server with fixed sizes would use.
             models += [("torch", precision, "on" if compiled else "off",
                         torch.compile(network, dynamic=False) if compiled else network) for compiled in compiles]
-    if args.backend in ("onnxruntime", "both"):  # last: on CPU its peak RSS then counts in its rows only
-        models.append(("onnxruntime", "fp32", None, runtime))
+    models += runtimes  # last: on CPU their peak RSS then counts in their rows only
     results = []
     for backend, precision, compiled, model in models:
         for size, batch in shapes:
-            images = torch.rand(batch, 3, size, size, device=device, dtype=DTYPES[precision])
+            images = torch.rand(batch, 3, size, size, device=device, dtype=DTYPES.get(precision, torch.float32))
             images = images.contiguous(memory_format=memory_format)
             style_weights = torch.zeros(batch, args.num_styles, device=device)
             style_weights[:, 0] = 1

@@ -72,3 +72,12 @@ def test_bench_large_runs_stylize_in_tiles(tmp_path, capsys):
     (row,) = json.loads((tmp_path / "large.json").read_text())["results"]
     assert row["size"] == 72 and row["tile"] == "32" and row["peak_memory_mb"] > 0 and row["seconds"] > 0
     assert "peak MB" in capsys.readouterr().out
+
+@pytest.mark.slow
+def test_bench_stylize_quick_with_int8_and_the_peer(tmp_path):
+    assert bench_stylize.main(["--quick", "--backend", "onnxruntime", "--int8", "--peer", "--alpha", "0.25",
+                               "--num-styles", "2", "--json", str(tmp_path / "stylize.json")]) == 0
+    rows = json.loads((tmp_path / "stylize.json").read_text())["results"]
+    assert [(r["backend"], r["precision"]) for r in rows[::4]] == [
+        ("fast_neural_style", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+    assert len(rows) == 12 and all(row["ms_per_image"] > 0 for row in rows)
