@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Every GPU figure SPEC.md asks, in one run of under 8 minutes on one NVIDIA GPU: training steps/s at batch 16,
+# 256 px, bf16 with its peak memory; stylize images/s at 1024 px, batch 8: bf16 eager and compiled, and the
+# ONNX export on ONNX Runtime CUDA (fp32, when onnxruntime-gpu is installed). Writes OUT/gpu.json and
+# OUT/gpu.md (one markdown table for BENCHMARKS.md).
+#
+#   bash benchmarks/gpu.sh                  # on a GPU machine; OUT is benchmarks/results/gpu
+#   bash benchmarks/gpu.sh --dry-run        # on the CPU at tiny sizes: checks that every step runs (seconds)
+#   bash benchmarks/gpu.sh --out DIR
+#
+# Offline machines: the photos and paintings default to ../shared/assets when present, else demo/; the VGG
+# weights to $NST_FF_VGG_WEIGHTS, else random weights (speed does not depend on them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=benchmarks/results/gpu
+dry=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) dry=1 ;;
+        --out) [ $# -ge 2 ] || { echo "gpu.sh: error: --out needs a folder" >&2; exit 2; }; out="$2"; shift ;;
+        *) echo "gpu.sh: error: unknown option $1 (use --dry-run, --out DIR)" >&2; exit 2 ;;
+    esac
+    shift
+done
+mkdir -p "$out"
+
+assets=../shared/assets
+content=$assets/content/coco128; styles=$assets/styles
+[ -d "$content" ] || content=demo/content
+[ -d "$styles" ] || styles=demo/styles
+vgg=${NST_FF_VGG_WEIGHTS:-random}
+note="training photos $content, paintings $styles, VGG weights $vgg"
+
+if [ "$dry" = 1 ]; then
+    train=(--accelerator cpu --precision bf16-mixed --batch-size 2 --size 32 --style-size 32 --steps 1 --warmup 1
+           --num-workers 0)
+    stylize=(--device cpu --sizes 32 --batch-sizes 2 --precisions bf16 --compile off --warmup 1 --min-time 0
+             --min-iters 1)
+    backend=both vgg=random
+    note="dry run on the CPU at tiny sizes (figures meaningless); $note"
+else
+    python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" \
+        || { echo "gpu.sh: error: no CUDA GPU visible to torch (use --dry-run to check the script on a CPU)" >&2; exit 2; }
+    train=(--accelerator gpu --precision bf16-mixed --batch-size 16 --size 256 --style-size 256 --steps 60
+           --warmup 10 --num-workers 8)
+    stylize=(--device cuda --sizes 1024 --batch-sizes 8 --precisions bf16 --compile both --warmup 3 --min-time 5)
+    # ONNX Runtime without its CUDA provider would quietly run on the CPU: leave its row out instead.
+    if python -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())"
+    then backend=both
+    else backend=torch; note="$note; ONNX Runtime CUDA skipped: no CUDAExecutionProvider (pip install onnxruntime-gpu)"
+    fi
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+fi
+
+# Each step bounded so that the whole run stays under 8 minutes even if one of them hangs.
+timeout 200 python benchmarks/bench_train.py "${train[@]}" --content-dir "$content" --style-dir "$styles" \
+    --vgg-weights "$vgg" --json "$out/train.json"
+timeout 240 python benchmarks/bench_stylize.py "${stylize[@]}" --backend "$backend" --json "$out/stylize.json"
+python benchmarks/gpu_report.py "$out/train.json" "$out/stylize.json" --note "$note" \
+    --json "$out/gpu.json" --markdown "$out/gpu.md"
