@@ -5,6 +5,7 @@ of photos, VGG16 perceptual loss, Adam), and the peak memory.
     python benchmarks/bench_train.py --accelerator gpu --batch-size 16 --precision bf16-mixed
     python benchmarks/bench_train.py --quick --content-dir photos/ --style-dir styles/   # seconds (CI)
     python benchmarks/bench_train.py --finetune 2   # a fine-tuning step: only the last 2 styles' CIN rows train
+    python benchmarks/bench_train.py --breakdown    # + phases of nst_ff's and fast_neural_style's steps, data rate
 """
 
 import argparse
@@ -18,12 +19,13 @@ import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from common import ROOT, format_table, machine, write_json  # noqa: E402
+from step_breakdown import PHASES, breakdown, data_rate, nst_ff_step, peer_step  # noqa: E402
 
 from nst_ff.cli.arguments import positive_int  # noqa: E402
 from nst_ff.io.config import loss_config  # noqa: E402
 from nst_ff.loss.perceptual import PerceptualLoss  # noqa: E402
 from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
-from nst_ff.train.data import StyleTransferDataModule  # noqa: E402
+from nst_ff.train.data import ContentImages, StyleTransferDataModule  # noqa: E402
 from nst_ff.train.module import StyleTransferModule  # noqa: E402
 
 COLUMNS = [
@@ -80,6 +82,8 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--finetune", type=positive_int, metavar="K", help="time fine-tuning (finetune_from): the "
                         "last K styles are the new ones, the rest and the shared weights frozen")
+    parser.add_argument("--breakdown", action="store_true", help="also time the phases of nst_ff's step and of "
+                        "fast_neural_style's on the same batches, and the data pipeline alone")
     parser.add_argument("--json", default="benchmarks/results/train.json", help="report file")
     parser.add_argument("--quick", action="store_true", help="32 px, batch 2, 2 steps, random VGG: a CI smoke test")
     args = parser.parse_args(argv)
@@ -87,6 +91,23 @@ def parse_args(argv):
         args.size = args.style_size = 32
         args.batch_size, args.steps, args.warmup, args.num_workers, args.vgg_weights = 2, 2, 1, 0, "random"
     return args
+
+
+def step_phases(args, data) -> dict:
+    """ms per phase of nst_ff's and the peer's step on the same batches, and photos/s of one data worker."""
+    vgg_weights = loss_config(vgg_weights=args.vgg_weights)["vgg"]["weights"]
+    dataset = ContentImages(data.content_paths, args.size)
+    photos = [dataset[i % len(dataset)] for i in range(args.batch_size * (args.warmup + args.steps))]
+    batches = list(torch.stack(photos).split(args.batch_size))
+    phases = {"nst_ff": breakdown(nst_ff_step(data.style_images, vgg_weights), batches, args.warmup),
+              "fast_neural_style": breakdown(peer_step(data.style_images[0], vgg_weights), batches, args.warmup)}
+    print(f"\n{'ms per step':<18}" + "".join(f"{phase:>11}" for phase in (*PHASES, "total")))
+    for name, row in phases.items():
+        print(f"{name:<18}" + "".join(f"{row[phase]:11.0f}" for phase in (*PHASES, "total")))
+    ratio = phases["nst_ff"]["total"] / phases["fast_neural_style"]["total"]
+    rate = data_rate(data.content_paths, args.size, max(8, 4 * args.batch_size))
+    print(f"nst_ff / fast_neural_style: {ratio:.2f}x; data pipeline: {rate:.1f} photos/s per worker")
+    return {**phases, "ratio": ratio, "data_photos_per_s_per_worker": rate}
 
 
 def main(argv=None) -> int:
@@ -127,6 +148,8 @@ def main(argv=None) -> int:
         "vgg_weights": loss_config(vgg_weights=args.vgg_weights)["vgg"]["weights"],
     }
     report = {"benchmark": "train", "machine": machine(), "settings": vars(args), "results": [result]}
+    if args.breakdown:
+        report["breakdown"] = step_phases(args, data)
     memory_note = ("peak MB: torch.cuda.max_memory_allocated during the timed steps" if on_gpu else
                    "peak MB: peak RSS of the training process (data loader workers not included)")
     print(f"\n{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "

@@ -50,7 +50,7 @@ def test_conv_macs_match_the_formula():
     assert bench_stylize.conv_macs(network, s, 2) == expected
 
 
-@pytest.mark.parametrize("finetune", [[], ["--finetune", "1"]])
+@pytest.mark.parametrize("finetune", [[], ["--finetune", "1"], ["--breakdown"]])
 def test_bench_train_quick(tmp_path, capsys, finetune):
     for i in range(3):
         make_image(tmp_path / "photos" / f"p{i}.jpg", seed=i)
@@ -63,8 +63,14 @@ def test_bench_train_quick(tmp_path, capsys, finetune):
     assert result["batch"] == 2 and result["size"] == 32 and result["steps"] == 2
     assert result["steps_per_s"] > 0 and result["images_per_s"] == approx(2 * result["steps_per_s"])
     assert result["peak_memory_mb"] > 0 and result["content_images"] == 3 and result["styles"] == 2
-    assert result["finetune"] == (1 if finetune else None)
+    assert result["finetune"] == (1 if "--finetune" in finetune else None)
     assert "steps/s" in capsys.readouterr().out
+    if "--breakdown" in finetune:  # both steps' phases, timed on the same batches, and the data rate
+        phases = report["breakdown"]
+        for name in ("nst_ff", "fast_neural_style"):
+            assert set(phases[name]) == {"network", "loss", "backward", "optimizer", "total"}
+            assert phases[name]["total"] == approx(sum(v for k, v in phases[name].items() if k != "total"))
+        assert phases["ratio"] > 0 and phases["data_photos_per_s_per_worker"] > 0
 
 
 def test_bench_large_runs_stylize_in_tiles(tmp_path, capsys):
