@@ -148,10 +148,12 @@ def main(argv=None) -> int:
             # dynamic=False: one specialised graph per shape, as a server with fixed sizes would use.
             models += [("torch", precision, "on" if compiled else "off",
                         torch.compile(network, dynamic=False) if compiled else network) for compiled in compiles]
-    models += runtimes  # last: on CPU their peak RSS then counts in their rows only
+    models += runtimes
     results = []
-    for backend, precision, compiled, model in models:
-        for size, batch in shapes:
+    # Every model at one size before the next size: on a shared machine, the rows to compare are minutes apart
+    # at most. Reported in model order.
+    for size, batch in shapes:
+        for backend, precision, compiled, model in models:
             images = torch.rand(batch, 3, size, size, device=device, dtype=DTYPES.get(precision, torch.float32))
             images = images.contiguous(memory_format=memory_format)
             style_weights = torch.zeros(batch, args.num_styles, device=device)
@@ -174,6 +176,8 @@ def main(argv=None) -> int:
             }
             results.append(row)
             print(format_table([row], COLUMNS).splitlines()[-1], flush=True)
+    order = {(m[0], m[1], m[2]): index for index, m in enumerate(models)}
+    results.sort(key=lambda row: order[row["backend"], row["precision"], row["compile"]])  # stable: sizes ascend
     settings = {k: v for k, v in vars(args).items() if k != "json"}
     report = {"benchmark": "stylize", "machine": machine(), "settings": settings, "results": results}
     memory_note = ("peak MB: torch.cuda.max_memory_allocated per configuration (not ONNX Runtime's own memory)"
