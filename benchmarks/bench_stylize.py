@@ -9,6 +9,7 @@ torch.compile, or on ONNX Runtime, after warm-up, with the analytic multiply-add
 """
 
 import argparse
+import copy
 import resource
 import statistics
 import sys
@@ -144,7 +145,8 @@ def main(argv=None) -> int:
         models.append(("fast_neural_style", "fp32", "off", lambda images, _weights: peer(images * 255)))
     if args.backend in ("torch", "both"):
         for precision in args.precisions:
-            network = eager.to(device, DTYPES[precision], memory_format=memory_format)
+            # A copy per precision: Module.to converts in place, and would turn the earlier rows' model too.
+            network = copy.deepcopy(eager).to(device, DTYPES[precision], memory_format=memory_format)
             # dynamic=False: one specialised graph per shape, as a server with fixed sizes would use.
             models += [("torch", precision, "on" if compiled else "off",
                         torch.compile(network, dynamic=False) if compiled else network) for compiled in compiles]
