@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles); "
                         "PATH.onnx writes an ONNX model instead")
     parser.add_argument("--quantize", choices=QUANTIZE_MODES, help="with --export PATH.onnx: an int8 model, "
-                        "about 1.3x faster on CPU (calibrated on the demo photos)")
+                        "about 1.2-1.3x faster on CPU (calibrated on the demo photos)")
 
     io = parser.add_argument_group("images")
     io.add_argument("--input", help="an image, a folder of images (searched recursively) or - for stdin")
