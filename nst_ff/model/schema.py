@@ -21,7 +21,9 @@ MAX_STYLE_SIZE = 4096  # shorter side of the paintings in training; conf/data/fo
 LOSS_KEYS = {"vgg", "content_layers", "style_layers", "content_weight", "style_weight", "tv_weight",
              "vgg_arch"}  # vgg_arch: format 1
 # `weights_sha256` is absent from checkpoints written before it existed; they still load.
-RECORD_KEYS = {"format", "model", "style_names", "loss", "style_size", "thumbnails", "weights_sha256"}
+# `precision`: only in an ONNX model quantized by stylize.py --quantize ("int8").
+RECORD_KEYS = {"format", "model", "style_names", "loss", "style_size", "thumbnails", "weights_sha256", "precision"}
+PRECISIONS = ("int8",)
 
 
 def weights_digest(state: dict[str, torch.Tensor]) -> str:
@@ -106,4 +108,6 @@ def description_problem(info) -> str | None:
     digest = info.get("weights_sha256")
     if problem is None and digest is not None and not (isinstance(digest, str) and len(digest) == 64):
         problem = f"weights_sha256 {digest!r:.80} is not a SHA-256 digest"
+    if problem is None and info.get("precision", "int8") not in PRECISIONS:
+        problem = f"precision {info['precision']!r:.50} is not one of {', '.join(PRECISIONS)}"
     return problem
