@@ -97,3 +97,15 @@ def test_quantize_the_export_cannot_honour_is_one_line(models, tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("stylize.py: error: ") and message in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_onnx_model_claiming_another_precision_is_refused(models, tmp_path):
+    from nst_ff.model.checkpoint import CheckpointError
+
+    _, int8 = models
+    proto = onnx.load(int8)
+    description = json.loads({p.key: p.value for p in proto.metadata_props}[NST_FF_KEY])
+    onnx.helper.set_model_props(proto, {NST_FF_KEY: json.dumps({**description, "precision": "int4"})})
+    onnx.save(proto, tmp_path / "int4.onnx")
+    with pytest.raises(CheckpointError, match="precision 'int4' is not one of int8"):
+        OnnxNetwork(tmp_path / "int4.onnx")
