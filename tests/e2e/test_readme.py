@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, make_image, styled_network
+from conftest import ROOT, make_clip, make_image, styled_network
 from nst_ff.model.checkpoint import export
 
 DEMO_STYLES = ["composition_vii", "great_wave", "mondrian", "shipwreck", "starry_night", "the_scream"]
@@ -38,6 +38,7 @@ def test_readmes_commands_work_in_order_without_warnings(tmp_path):
     shutil.copy(ROOT / "demo" / "styles" / "mondrian.jpg", tmp_path / "painting.jpg")
     for i in range(2):
         make_image(tmp_path / "photos" / f"p{i}.png", size=(48, 40), seed=i)
+    make_clip(tmp_path / "clip.mp4", frames=6)
     (tmp_path / "checkpoints" / "demo").mkdir(parents=True)
     export(tmp_path / "checkpoints" / "demo" / "last.ckpt", styled_network(len(DEMO_STYLES), alpha=0.25), DEMO_STYLES)
     commands = readme_commands()
@@ -47,3 +48,4 @@ def test_readmes_commands_work_in_order_without_warnings(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "warn" not in result.stderr.lower(), result.stderr[-3000:]
     assert (tmp_path / "stylized" / "photo_starry_night.png").is_file() and (tmp_path / "painted.png").is_file()
+    assert (tmp_path / "clip_starry.mp4").is_file() and (tmp_path / "flicker.mp4").is_file()

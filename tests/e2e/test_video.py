@@ -1,14 +1,12 @@
 """Video: clips in, clips out (frames, timestamps, size, rotation, audio), bad clips refused, temporal stability."""
 
-import math
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import styled_network
+from conftest import SAMPLE_RATE, make_clip, scene, styled_network
 from nst_ff.cli.stylize_main import main
 from nst_ff.infer import video
 from nst_ff.infer.temporal import NormSmoother, SceneCuts
@@ -17,44 +15,6 @@ from nst_ff.train.stability import stability_loss, warp
 
 av = pytest.importorskip("av")
 STYLES = ["alpha", "beta", "gamma"]
-SAMPLE_RATE = 16000
-
-
-def scene(width: int, height: int, shift: float = 0.0) -> np.ndarray:
-    """A smooth colourful picture [H, W, 3] uint8, moved `shift` pixels to the left (a pan)."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(float)
-    xx = xx + shift
-    pixels = np.stack([np.sin(xx / 7) + np.cos(yy / 5), np.sin((xx + yy) / 9), np.cos(xx / 4 - yy / 11)], -1)
-    return ((pixels - pixels.min()) / np.ptp(pixels) * 255).astype(np.uint8)
-
-
-def make_clip(path: Path, frames: int = 12, size=(64, 48), rate=24, audio=True, rotation=0, pan=0.0,
-              pts=None) -> Path:
-    """A clip of `frames` frames panning `pan` px per frame, with a 440 Hz sine tone; `pts` for a variable rate."""
-    width, height = size
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000 * rate)
-        if rotation:
-            stream.set_display_rotation(rotation)
-        tone = container.add_stream("aac", rate=SAMPLE_RATE) if audio else None
-        if tone:
-            tone.layout = "mono"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(scene(width, height, i * pan), format="rgb24")
-            frame.pts = pts[i] if pts else i * 1000
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-        if tone:
-            seconds = frames / rate
-            samples = np.sin(np.arange(int(seconds * SAMPLE_RATE)) * 2 * math.pi * 440 / SAMPLE_RATE)
-            sound = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None], format="fltp", layout="mono")
-            sound.sample_rate, sound.pts = SAMPLE_RATE, 0
-            container.mux(tone.encode(sound))
-            container.mux(tone.encode())
-    return path
 
 
 def read_clip(path: Path) -> dict:
