@@ -26,7 +26,7 @@ from nst_ff.io.config import loss_config  # noqa: E402
 from nst_ff.loss.perceptual import PerceptualLoss  # noqa: E402
 from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
 from nst_ff.train.data import ContentImages, StyleTransferDataModule  # noqa: E402
-from nst_ff.train.module import StyleTransferModule  # noqa: E402
+from nst_ff.train.module import Monitor, Styles, StyleTransferModule  # noqa: E402
 
 COLUMNS = [
     ("device", "device", ""), ("precision", "precision", ""), ("batch", "batch", "d"), ("size", "size", "d"),
@@ -124,9 +124,9 @@ def main(argv=None) -> int:
                          f"{len(data.style_names)} styles")
     network = StyleTransferNetwork(len(data.style_names), args.alpha)
     loss = PerceptualLoss(**loss_config(vgg_weights=args.vgg_weights))
-    module = StyleTransferModule(network, loss, data.style_names, data.style_images[frozen:], data.grid_contents(),
-                                 frozen_styles=frozen, image_every_n_steps=0, channels_last=args.channels_last,
-                                 compile=args.compile)
+    module = StyleTransferModule(network, loss, Styles(data.style_names, data.style_images[frozen:], frozen),
+                                 Monitor(data.grid_contents(), image_every_n_steps=0),
+                                 channels_last=args.channels_last, compile=args.compile)
     timer = StepTimer(args.warmup)
     trainer = L.Trainer(
         max_steps=args.warmup + args.steps, max_epochs=-1, accelerator=args.accelerator, devices=1,

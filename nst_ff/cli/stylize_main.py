@@ -22,7 +22,7 @@ from nst_ff.infer.quantize import MODES as QUANTIZE_MODES
 from nst_ff.infer.quantize import check_export, export_int8
 from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
-from nst_ff.infer.stylizer import SHEET_COLUMNS, Stylizer
+from nst_ff.infer.stylizer import SHEET_COLUMNS, Painting, Report, Stylizer
 from nst_ff.io.config import loss_config
 from nst_ff.io.images import MAX_PIXELS, STDIO
 from nst_ff.io.paths import check_output, check_writable
@@ -48,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "PATH.onnx writes an ONNX model instead")
     parser.add_argument("--quantize", choices=QUANTIZE_MODES, help="with --export PATH.onnx: an int8 model, "
                         "about 1.2-1.3x faster on CPU (calibrated on the demo photos)")
+    for add_group in (add_image_options, add_style_options, add_speed_options, add_video_options, add_dump_options):
+        add_group(parser)
+    return parser
 
+
+def add_image_options(parser: argparse.ArgumentParser) -> None:
     io = parser.add_argument_group("images")
     io.add_argument("--input", help="an image, a folder of images (searched recursively) or - for stdin")
     io.add_argument("--output", help="an image file (.png/.jpg), a folder, or - for PNG on stdout "
@@ -62,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="brush strokes S times the size the network learned (default 1; 2-4 for large photos)")
     io.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
 
+
+def add_style_options(parser: argparse.ArgumentParser) -> None:
     styles = parser.add_argument_group("styles (one of)")
     styles.add_argument("--style", action="append", help="names or indices, e.g. starry_night,3: one output each")
     styles.add_argument("--style-mix", action="append", metavar="MIX",
@@ -72,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     styles.add_argument("--steps", type=int, default=5, help="images in an --interpolate (default 5)")
     styles.add_argument("--sheet", action="store_true", help="also write a labelled sheet: the photo and each output")
 
+
+def add_speed_options(parser: argparse.ArgumentParser) -> None:
     speed = parser.add_argument_group("speed")
     speed.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     speed.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="fp16 on GPU only")
@@ -85,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "tiles of 1024 above 4 megapixels; 0 = never)")
     speed.add_argument("--json", action="store_true", help="print one JSON record per photo instead of a line")
 
+
+def add_video_options(parser: argparse.ArgumentParser) -> None:
     video = parser.add_argument_group("video (--input clip.mp4 or a folder of clips)")
     video.add_argument("--temporal", choices=("on", "off", "norms", "flow"), default="on",
                        help="on (default): no flicker: norm statistics glide across frames (PyTorch network, "
@@ -93,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--codec", help="video encoder (default libx264, H.264; libvpx-vp9 for .webm)")
     video.add_argument("--crf", type=int, help="constant quality: lower is better and larger (libx264 default 23)")
 
+
+def add_dump_options(parser: argparse.ArgumentParser) -> None:
     dump = parser.add_argument_group("activation dumps (TensorBoard)")
     dump.add_argument("--activations", metavar="LOGDIR", help="write every layer's activation maps to a run here")
     dump.add_argument("--layers", help="comma-separated layer names (default: all; see --list-layers)")
@@ -103,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--vgg-arch", choices=("vgg16", "vgg19"), help="default: conf/loss/perceptual.yaml's")
     dump.add_argument("--vgg-weights",
                       help="imagenet, a state-dict file or random (default: $NST_FF_VGG_WEIGHTS or imagenet)")
-    return parser
 
 
 def choose_styles(args, style_names: list[str]):
@@ -235,11 +247,12 @@ def check_numbers(args) -> None:
 def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     if plan.dump and plan.dump.vgg is not None:
         plan.dump.vgg.to(plan.device)
-    stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], args.strength,
-                        args.preserve_color, plan.sheet_columns, plan.dump, args.json,
-                        log=sys.stderr if args.output == STDIO else sys.stdout,  # stdout may carry the PNG
-                        compile=args.compile, tile=0 if is_onnx(args.ckpt) else args.tile,
-                        stroke_scale=args.stroke_scale)
+    painting = Painting(args.strength, args.preserve_color, 0 if is_onnx(args.ckpt) else args.tile,
+                        args.stroke_scale)
+    report = Report(plan.sheet_columns, plan.dump, args.json,
+                    log=sys.stderr if args.output == STDIO else sys.stdout)  # stdout may carry the PNG
+    stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], painting,
+                        report, compile=args.compile)
     try:
         done, errors = stylizer.run(plan.photos, plan.batches)
     finally:

@@ -8,7 +8,9 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import torch
 
@@ -68,26 +70,47 @@ def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     return torch.lerp(photo, stylized, strength)
 
 
+@dataclass(frozen=True)
+class Painting:
+    """How each output is painted: blended with the photo (`strength`), in the photo's colours, in tiles of
+    `tile` pixels (None: above AUTO_TILE_PIXELS only; 0: never), with strokes `stroke_scale` times larger."""
+
+    strength: float = 1.0
+    keep_color: bool = False
+    tile: int | None = None
+    stroke_scale: float = 1.0
+
+
+@dataclass
+class Report:
+    """What a run writes besides the images: labelled sheets of `sheet_columns`, activation dumps (an
+    ActivationDump or None), and one line or JSON record per photo on `log`."""
+
+    sheet_columns: int = SHEET_COLUMNS
+    dump: object = None
+    json_records: bool = False
+    log: TextIO = sys.stdout
+
+
 class Stylizer:
     """Stylizes batches of photos in every chosen style, writing files on threads while the network
     computes the next batch; prints one line (or JSON record) per photo with its compute time."""
 
     def __init__(self, network, style_names: list[str], choices: list[StyleChoice], device: torch.device,
-                 dtype: torch.dtype, strength: float = 1.0, keep_color: bool = False,
-                 sheet_columns: int = SHEET_COLUMNS, dump=None, json_records: bool = False, log=sys.stdout,
-                 compile: bool = False, tile: int | None = None, stroke_scale: float = 1.0):
+                 dtype: torch.dtype, painting: Painting = Painting(), report: Report | None = None,
+                 compile: bool = False):
         self.style_names, self.choices, self.device, self.dtype = style_names, choices, device, dtype
-        self.strength, self.keep_color, self.sheet_columns = strength, keep_color, sheet_columns
-        self.json_records, self.log = json_records, log
+        report = report or Report()
+        self.strength, self.keep_color = painting.strength, painting.keep_color
+        self.tile, self.stroke_scale = painting.tile, painting.stroke_scale
+        self.sheet_columns, self.dump, self.json_records, self.log = (report.sheet_columns, report.dump,
+                                                                       report.json_records, report.log)
         # channels-last (NHWC) speeds up cuDNN convolutions, in half precision above all.
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.network = network.to(device, dtype, memory_format=self.memory_format)
         if compile:  # fuses padding, norm and activations around the convolutions; recompiles per image size
             self.network.compile(dynamic=False)
         self.style_weights = torch.stack([choice.weights for choice in choices]).to(device)  # [S, N]
-        self.dump = dump  # an ActivationDump, or None
-        self.tile = tile  # None: tiles of DEFAULT_TILE above AUTO_TILE_PIXELS; 0: never tile
-        self.stroke_scale = stroke_scale
 
     def tile_for(self, height: int, width: int) -> int | None:
         if self.tile is not None or self.dump:  # activation dumps record whole layers: never tiled

@@ -1,5 +1,7 @@
 """LightningModule wiring network, perceptual loss, optimiser, schedule and TensorBoard logging."""
 
+from dataclasses import dataclass
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -12,7 +14,7 @@ from nst_ff.measure.quality import METRICS, Yardstick, measure
 from nst_ff.model.checkpoint import NST_FF_KEY, describe
 from nst_ff.model.transformer import StyleTransferNetwork, one_hot
 from nst_ff.train.finetune import freeze_all_but_new_styles
-from nst_ff.train.recipe import StyleSampler, warmup_cosine
+from nst_ff.train.recipe import Recipe, StyleSampler, warmup_cosine
 from nst_ff.train.settings import SettingsError
 from nst_ff.train.stability import stability_loss
 
@@ -21,60 +23,55 @@ class NonFiniteLossError(NstError, RuntimeError):
     pass
 
 
+@dataclass
+class Styles:
+    """The run's styles: every name in network order, the images of the styles being trained (after the
+    `frozen` ones of a fine-tuning base), every style's thumbnail, and the size the Gram targets were taken at."""
+
+    names: list[str]
+    images: list[torch.Tensor]
+    frozen: int = 0
+    thumbnails: list[torch.Tensor] | None = None  # stored in checkpoints for galleries
+    size: int | None = None  # recorded for evaluation
+
+
+@dataclass
+class Monitor:
+    """What the run shows in TensorBoard: the photos of the style grid, how often, their quality on the fixed
+    yardstick, and the run's settings (the HPARAMS view)."""
+
+    grid_contents: torch.Tensor  # [K, 3, S, S]
+    image_every_n_steps: int = 500
+    yardstick: Yardstick | None = None
+    run_config: dict | None = None
+
+
 class StyleTransferModule(L.LightningModule):
-    def __init__(
-        self,
-        network: StyleTransferNetwork,
-        loss: PerceptualLoss,
-        style_names: list[str],
-        style_images: list[torch.Tensor],
-        grid_contents: torch.Tensor,
-        frozen_styles: int = 0,
-        thumbnails: list[torch.Tensor] | None = None,
-        yardstick: Yardstick | None = None,
-        style_size: int | None = None,
-        run_config: dict | None = None,
-        lr: float = 1e-3,
-        cin_lr: float | None = None,
-        warmup_steps: int = 0,
-        final_lr_fraction: float = 1.0,
-        style_sampling: str = "balanced",
-        image_every_n_steps: int = 500,
-        channels_last: bool = False,
-        compile: bool = False,
-        stability: dict | None = None,
-    ):
+    def __init__(self, network: StyleTransferNetwork, loss: PerceptualLoss, styles: Styles, monitor: Monitor,
+                 recipe: Recipe | None = None, channels_last: bool = False, compile: bool = False,
+                 stability: dict | None = None):
         super().__init__()
         self.network = network
         self.loss = loss
-        self.style_names = list(style_names)
-        # Fine-tuning: the first `frozen_styles` styles and every shared weight stay as they are; only the
-        # styles after them train, and `style_images` are theirs alone.
-        self.frozen_styles = frozen_styles
-        self.trained_styles = network.num_styles - frozen_styles
-        self.thumbnails = thumbnails  # every style's, stored in checkpoints for galleries
-        self.yardstick = yardstick
-        self.style_size = style_size  # of the style images behind the Gram targets: recorded for evaluation
-        self.run_config = run_config  # shown in TensorBoard's HPARAMS view with the final metrics
-        self.lr = lr
-        self.cin_lr = lr if cin_lr is None else cin_lr
-        self.warmup_steps = warmup_steps
-        self.final_lr_fraction = final_lr_fraction
-        self.sample_styles = StyleSampler(self.trained_styles, style_sampling)
-        self.image_every_n_steps = image_every_n_steps
+        self.style_names = list(styles.names)
+        # Fine-tuning: the first `frozen` styles and every shared weight stay as they are; only the styles after
+        # them train, and `styles.images` are theirs alone.
+        self.frozen_styles = styles.frozen
+        self.trained_styles = network.num_styles - styles.frozen
+        self.thumbnails, self.style_size = styles.thumbnails, styles.size
+        self.yardstick, self.run_config = monitor.yardstick, monitor.run_config
+        self.image_every_n_steps = monitor.image_every_n_steps
+        self.recipe = recipe or Recipe()
+        self.sample_styles = StyleSampler(self.trained_styles, self.recipe.style_sampling)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # {weight, shift, zoom, noise} of nst_ff.train.stability; weight 0 (the default): off
         self.stability = dict(stability or {"weight": 0.0})
-        self.loss.set_style_targets(style_images)
-        # Header row of the grid: each style image cropped square at the content size.
-        size = grid_contents.shape[-1]
-        self.grid_styles = torch.stack(
-            [TF.center_crop(TF.resize(style, [size], antialias=True), [size]) for style in style_images]
-        )
-        self.grid_contents = grid_contents
+        self.loss.set_style_targets(styles.images)
+        self.grid_styles = grid_header(styles.images, monitor.grid_contents.shape[-1])
+        self.grid_contents = monitor.grid_contents
         self.grid_step, self.quality = None, {}  # the step of the last grid, and its overall quality
-        if frozen_styles:
-            freeze_all_but_new_styles(network, frozen_styles)
+        if styles.frozen:
+            freeze_all_but_new_styles(network, styles.frozen)
         if channels_last:
             self.network.to(memory_format=torch.channels_last)
         if compile:
@@ -158,16 +155,17 @@ class StyleTransferModule(L.LightningModule):
     def configure_optimizers(self):
         tables = self.network.style_tables()
         shared = [p for p in self.network.parameters() if all(p is not t for t in tables)]
-        groups = [{"params": shared, "lr": self.lr, "name": "shared"}] if not self.frozen_styles else []
+        rates = self.recipe.rates()
+        groups = [{"params": shared, "lr": rates["shared"], "name": "shared"}] if not self.frozen_styles else []
         # Each style's rows learn from its own examples only.
-        optimizer = torch.optim.Adam(groups + [{"params": tables, "lr": self.cin_lr, "name": "cin"}])
+        optimizer = torch.optim.Adam(groups + [{"params": tables, "lr": rates["cin"], "name": "cin"}])
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def lr_factor(self, step: int) -> float:
         total = self.trainer.max_steps if self.trainer.max_steps > 0 else 0
-        return warmup_cosine(step, total_steps=total, warmup_steps=self.warmup_steps,
-                             final_fraction=self.final_lr_fraction if total else 1.0)
+        return warmup_cosine(step, total_steps=total, warmup_steps=self.recipe.warmup_steps,
+                             final_fraction=self.recipe.final_lr_fraction if total else 1.0)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The VGGs of the loss and the yardstick and their Gram targets are rebuilt from config and data.
@@ -183,7 +181,7 @@ class StyleTransferModule(L.LightningModule):
         checkpoint["state_dict"].update({k: v for k, v in self.state_dict().items() if not k.startswith("network.")})
         # The rates and schedule of this run's config, not the saved ones: a resumed run may lower optim.lr.
         # (The schedule's shape is this run's already: LambdaLR does not save its function.)
-        base = {"shared": self.lr, "cin": self.cin_lr}
+        base = self.recipe.rates()
         factor = self.lr_factor(checkpoint["global_step"])
         for group in checkpoint["optimizer_states"][0]["param_groups"]:
             group["initial_lr"], group["lr"] = base[group["name"]], base[group["name"]] * factor
@@ -191,3 +189,7 @@ class StyleTransferModule(L.LightningModule):
         schedule["base_lrs"] = [base[g["name"]] for g in checkpoint["optimizer_states"][0]["param_groups"]]
         schedule["_last_lr"] = [base * factor for base in schedule["base_lrs"]]
 
+
+def grid_header(style_images: list[torch.Tensor], size: int) -> torch.Tensor:
+    """The style grid's header row: each style image cropped square at the content size [N, 3, size, size]."""
+    return torch.stack([TF.center_crop(TF.resize(style, [size], antialias=True), [size]) for style in style_images])

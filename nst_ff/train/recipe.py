@@ -1,6 +1,7 @@
 """The training recipe around the loss: which style each example gets, and the learning rate over the run."""
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -9,6 +10,21 @@ from nst_ff.errors import NstError
 
 class RecipeError(NstError, ValueError):
     """A training-recipe setting that cannot work; the message names the setting and the choices."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Adam's learning rates (shared weights, and the per-style CIN tables: None = the shared rate), a linear
+    warm-up, a cosine decay to `final_lr_fraction` at the run's last step, and how styles are drawn."""
+
+    lr: float = 1e-3
+    cin_lr: float | None = None
+    warmup_steps: int = 0
+    final_lr_fraction: float = 1.0
+    style_sampling: str = "balanced"
+
+    def rates(self) -> dict[str, float]:
+        return {"shared": self.lr, "cin": self.lr if self.cin_lr is None else self.cin_lr}
 
 
 class StyleSampler:

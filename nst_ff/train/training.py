@@ -23,7 +23,8 @@ from nst_ff.model.schema import MAX_STYLES
 from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, Interrupted, WeightGuard
 from nst_ff.train.data import load_styles
 from nst_ff.train.finetune import add_styles, read_base
-from nst_ff.train.module import StyleTransferModule
+from nst_ff.train.module import Monitor, Styles, StyleTransferModule
+from nst_ff.train.recipe import Recipe
 from nst_ff.train.run_folder import locked, restore_or_drop, set_aside
 from nst_ff.train.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
 
@@ -80,72 +81,17 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     datamodule.prepare()  # bad folders and style images fail here, before any training
     log.info("%d content images, %d styles: %s", len(datamodule.content_paths),
              len(datamodule.style_names), ", ".join(datamodule.style_names))
-    old_names = base.style_names if base else []
-    style_names = old_names + datamodule.style_names
-    if len(style_names) > MAX_STYLES:
-        raise SettingsError(f"{len(style_names)} styles: a network holds at most {MAX_STYLES}")
-    network = hydra.utils.instantiate(cfg.model, num_styles=len(style_names))
-    if base:
-        add_styles(base, network, datamodule.style_names)
-        log.info("fine-tuning %s: its %d styles stay as they are; the style grid shows the new ones",
-                 base.path, len(old_names))
-    if ckpt_path:
-        check_resume(ckpt_path, network.constructor_args(), style_names)
-        log.info("resuming from %s", ckpt_path)
-    new_thumbnails = [thumbnail(image) for image in datamodule.style_images]
-    old_thumbnails = base.thumbnails if base else []
-    loss = hydra.utils.instantiate(cfg.loss)
-    paintings = datamodule.style_images
-    if datamodule.style_size != PAINTING_SIZE:
-        _, paintings = load_styles(datamodule.style_dir, PAINTING_SIZE)
-    module = StyleTransferModule(
-        network,
-        loss,
-        style_names,
-        datamodule.style_images,
-        datamodule.grid_contents(),
-        frozen_styles=len(old_names),
-        # older checkpoints have no thumbnails: then none, rather than a gallery with holes
-        thumbnails=old_thumbnails + new_thumbnails if old_thumbnails is not None else None,
-        yardstick=Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
-        style_size=datamodule.style_size,
-        run_config=OmegaConf.to_container(cfg, resolve=True),
-        lr=cfg.optim.lr,
-        cin_lr=cfg.optim.cin_lr,
-        warmup_steps=cfg.optim.warmup_steps,
-        final_lr_fraction=cfg.optim.final_lr_fraction,
-        style_sampling=cfg.style_sampling,
-        image_every_n_steps=cfg.logging.image_every_n_steps,
-        channels_last=cfg.channels_last,
-        compile=cfg.compile,
-        stability=OmegaConf.to_container(cfg.stability),
-    )
-    logger = TensorBoardLogger(cfg.logging.dir, name=cfg.run_name, version="", default_hp_metric=False)
-    checkpoints = ModelCheckpoint(
-        dirpath=cfg.checkpoint.dir,
-        filename="step={step}",
-        auto_insert_metric_name=False,
-        every_n_train_steps=cfg.checkpoint.every_n_steps,
-        save_top_k=-1,  # keep every periodic checkpoint
-        save_last=True,
-        enable_version_counter=False,  # re-running a named run overwrites last.ckpt, never last-v1.ckpt
-    )
+    network = build_network(cfg, base, datamodule.style_names, ckpt_path)
+    module = build_module(cfg, network, base, datamodule)
     stop = GracefulStop()
-    trainer = L.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True),
-        logger=logger,
-        # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
-        callbacks=[WeightGuard(cfg.checkpoint.dir), stop, EndOfRunCheckpoint(cfg.checkpoint.dir),
-                   checkpoints, LearningRateMonitor(logging_interval="step")],
-        plugins=[AtomicCheckpointIO()],
-    )
+    trainer = build_trainer(cfg, stop)
     # Every input is checked by now: the old run (overwrite=true) steps aside, and is deleted only once this
     # run has written a checkpoint of its own (put back otherwise, even after a kill: see prepare_run_dir).
     folder, events = Path(cfg.checkpoint.dir), Path(cfg.logging.dir) / str(cfg.run_name)
     if replacing:
         set_aside(folder, events)
     try:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
+        trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
         if replacing:
@@ -155,4 +101,62 @@ def _train(cfg: DictConfig, main: bool) -> Path:
                  cfg.trainer.max_steps, cfg.run_name)
     if stop.received == signal.SIGINT:
         raise Interrupted(f"stopped by Ctrl-C at step {trainer.global_step}, saved in {folder / 'last.ckpt'}")
-    return Path(cfg.checkpoint.dir) / "last.ckpt"
+    return folder / "last.ckpt"
+
+
+def build_network(cfg: DictConfig, base, new_names: list[str], ckpt_path: str | None):
+    """The network for the fine-tuning base's styles (if any) then the run's; checked against a resumed run."""
+    style_names = (base.style_names if base else []) + new_names
+    if len(style_names) > MAX_STYLES:
+        raise SettingsError(f"{len(style_names)} styles: a network holds at most {MAX_STYLES}")
+    network = hydra.utils.instantiate(cfg.model, num_styles=len(style_names))
+    if base:
+        add_styles(base, network, new_names)
+        log.info("fine-tuning %s: its %d styles stay as they are; the style grid shows the new ones",
+                 base.path, len(base.style_names))
+    if ckpt_path:
+        check_resume(ckpt_path, network.constructor_args(), style_names)
+        log.info("resuming from %s", ckpt_path)
+    return network
+
+
+def build_module(cfg: DictConfig, network, base, datamodule) -> StyleTransferModule:
+    old_names = base.style_names if base else []
+    old_thumbnails = base.thumbnails if base else []
+    new_thumbnails = [thumbnail(image) for image in datamodule.style_images]
+    styles = Styles(
+        old_names + datamodule.style_names, datamodule.style_images, frozen=len(old_names),
+        # older checkpoints have no thumbnails: then none, rather than a gallery with holes
+        thumbnails=old_thumbnails + new_thumbnails if old_thumbnails is not None else None,
+        size=datamodule.style_size,
+    )
+    paintings = datamodule.style_images
+    if datamodule.style_size != PAINTING_SIZE:
+        _, paintings = load_styles(datamodule.style_dir, PAINTING_SIZE)
+    monitor = Monitor(datamodule.grid_contents(), cfg.logging.image_every_n_steps,
+                      Yardstick(paintings, cfg.quality.vgg_weights) if cfg.quality.enabled else None,
+                      OmegaConf.to_container(cfg, resolve=True))
+    recipe = Recipe(cfg.optim.lr, cfg.optim.cin_lr, cfg.optim.warmup_steps, cfg.optim.final_lr_fraction,
+                    cfg.style_sampling)
+    return StyleTransferModule(network, hydra.utils.instantiate(cfg.loss), styles, monitor, recipe,
+                               cfg.channels_last, cfg.compile, OmegaConf.to_container(cfg.stability))
+
+
+def build_trainer(cfg: DictConfig, stop: GracefulStop) -> L.Trainer:
+    checkpoints = ModelCheckpoint(
+        dirpath=cfg.checkpoint.dir,
+        filename="step={step}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.checkpoint.every_n_steps,
+        save_top_k=-1,  # keep every periodic checkpoint
+        save_last=True,
+        enable_version_counter=False,  # re-running a named run overwrites last.ckpt, never last-v1.ckpt
+    )
+    return L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        logger=TensorBoardLogger(cfg.logging.dir, name=cfg.run_name, version="", default_hp_metric=False),
+        # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
+        callbacks=[WeightGuard(cfg.checkpoint.dir), stop, EndOfRunCheckpoint(cfg.checkpoint.dir),
+                   checkpoints, LearningRateMonitor(logging_interval="step")],
+        plugins=[AtomicCheckpointIO()],
+    )
