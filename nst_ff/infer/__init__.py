@@ -1,1 +1,2 @@
-"""Inference: stylizing photos in styles and mixes, tiling, ONNX export and ONNX Runtime, activation maps."""
+"""Inference: stylizing photos and video clips in styles and mixes, tiling, stroke scale, temporal stability,
+ONNX export (fp32 and int8) and ONNX Runtime, activation maps."""
