@@ -124,6 +124,7 @@ def build_module(cfg: DictConfig, network, base, datamodule) -> StyleTransferMod
     old_names = base.style_names if base else []
     old_thumbnails = base.thumbnails if base else []
     new_thumbnails = [thumbnail(image) for image in datamodule.style_images]
+    loss = hydra.utils.instantiate(cfg.loss)  # before the yardstick: each VGG built draws from the seeded RNG
     styles = Styles(
         old_names + datamodule.style_names, datamodule.style_images, frozen=len(old_names),
         # older checkpoints have no thumbnails: then none, rather than a gallery with holes
@@ -138,7 +139,7 @@ def build_module(cfg: DictConfig, network, base, datamodule) -> StyleTransferMod
                       OmegaConf.to_container(cfg, resolve=True))
     recipe = Recipe(cfg.optim.lr, cfg.optim.cin_lr, cfg.optim.warmup_steps, cfg.optim.final_lr_fraction,
                     cfg.style_sampling)
-    return StyleTransferModule(network, hydra.utils.instantiate(cfg.loss), styles, monitor, recipe,
+    return StyleTransferModule(network, loss, styles, monitor, recipe,
                                cfg.channels_last, cfg.compile, OmegaConf.to_container(cfg.stability))
 
 
