@@ -25,9 +25,9 @@ def check_stroke_scale(scale: float) -> float:
 
 def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """[..., 3, H, W] -> [..., 3, *size], antialiased when shrinking (no aliasing into the coarse pass)."""
-    flat = images.flatten(0, -4)
+    flat = images.flatten(0, -4).float()  # antialiased bicubic has no bf16/fp16 kernel on the CPU
     resized = F.interpolate(flat, size=size, mode="bicubic", align_corners=False, antialias=True)
-    return resized.unflatten(0, images.shape[:-3])
+    return resized.to(images.dtype).unflatten(0, images.shape[:-3])
 
 
 def stroke_scaled(paint: Callable[[torch.Tensor], torch.Tensor], photos: torch.Tensor,

@@ -35,9 +35,9 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode", module=
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 # nst_ff.train.settings already refuses a fresh model over a run's checkpoints; a resumed run writes there by design.
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-# Training is counted in steps: a short epoch (the demo's 4 photos) next to log_every_n_steps changes nothing.
 # Photos are shuffled afresh each epoch and training counts steps: restarting a cut epoch repeats a few photos, no harm.
 warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
+# Training is counted in steps: a short epoch (the demo's 4 photos) next to log_every_n_steps changes nothing.
 warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging interval")
 
 

@@ -41,6 +41,14 @@ def test_output_keeps_the_photo_size_at_every_scale(network, scale):
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
 
 
+def test_half_precision_networks_take_a_scale(network):
+    half = styled_network(num_styles=2, alpha=0.25).to(torch.bfloat16)
+    with torch.inference_mode():
+        out = stylize_images(half, torch.rand(1, 3, 45, 37, dtype=torch.bfloat16), torch.eye(2, dtype=torch.bfloat16),
+                             stroke_scale=2.0)
+    assert out.shape == (1, 2, 3, 45, 37) and out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+
+
 def test_scale_one_is_the_plain_network(network):
     photo = torch.rand(2, 3, 40, 48)
     with torch.inference_mode():
