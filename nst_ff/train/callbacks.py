@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
 from nst_ff.errors import NstError
 from nst_ff.model.checkpoint import weights_problem
@@ -102,3 +102,29 @@ class GracefulStop(Callback):
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         self.previous = {}
+
+
+class StepProgressBar(TQDMProgressBar):
+    """One bar for the whole run, in optimisation steps out of trainer.max_steps, with the time left. A run is
+    set by steps: Lightning's own bar counts the batches of an epoch, and on a resumed run starts at the step
+    it resumed from, with no total and a rate that counts the steps done before."""
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        super().on_train_start(trainer, module)
+        bar = self.train_progress_bar
+        bar.reset(total=trainer.max_steps if trainer.max_steps > 0 else None)
+        bar.initial = bar.n = trainer.global_step  # tqdm's rate and time left count from `initial`
+        bar.set_description("Training")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *_) -> None:
+        """The run's one bar carries on across epochs."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        bar, step = self.train_progress_bar, trainer.global_step
+        if self.is_enabled and (step % self.refresh_rate == 0 or step == bar.total):
+            bar.update(step - bar.n)
+            bar.set_postfix(self.get_metrics(trainer, module))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.is_enabled:
+            self.train_progress_bar.set_postfix(self.get_metrics(trainer, module))

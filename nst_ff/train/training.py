@@ -20,7 +20,7 @@ from nst_ff.io.config import absolute_paths
 from nst_ff.measure.quality import PAINTING_SIZE, Yardstick
 from nst_ff.model.checkpoint import atomic_save, thumbnail
 from nst_ff.model.schema import MAX_STYLES
-from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, Interrupted, WeightGuard
+from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, Interrupted, StepProgressBar, WeightGuard
 from nst_ff.train.data import load_styles
 from nst_ff.train.finetune import add_styles, read_base
 from nst_ff.train.module import Monitor, Styles, StyleTransferModule
@@ -153,11 +153,14 @@ def build_trainer(cfg: DictConfig, stop: GracefulStop) -> L.Trainer:
         save_last=True,
         enable_version_counter=False,  # re-running a named run overwrites last.ckpt, never last-v1.ckpt
     )
+    # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
+    callbacks = [WeightGuard(cfg.checkpoint.dir), stop, EndOfRunCheckpoint(cfg.checkpoint.dir), checkpoints,
+                 LearningRateMonitor(logging_interval="step")]
+    if cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar callback with the bar disabled
+        callbacks.append(StepProgressBar())
     return L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=TensorBoardLogger(cfg.logging.dir, name=cfg.run_name, version="", default_hp_metric=False),
-        # Lightning runs ModelCheckpoint after the other callbacks: WeightGuard sees each step's weights first.
-        callbacks=[WeightGuard(cfg.checkpoint.dir), stop, EndOfRunCheckpoint(cfg.checkpoint.dir),
-                   checkpoints, LearningRateMonitor(logging_interval="step")],
+        callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
     )

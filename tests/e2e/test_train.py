@@ -66,6 +66,16 @@ def test_train_writes_checkpoints_and_tensorboard_then_resumes(tmp_path, image_d
     assert resumed["optimizer_states"][0]["state"][0]["step"] == 5  # Adam state carried over, not restarted
 
 
+def test_the_progress_bar_counts_the_steps_of_the_run_and_carries_on_after_a_resume(tmp_path, image_dirs, capsys):
+    content, styles = image_dirs
+    bar = ["trainer.enable_progress_bar=true"]
+    last = train_in_process(train_overrides(tmp_path, content, styles, steps=2) + bar)
+    train_in_process(train_overrides(tmp_path, content, styles, steps=4) + bar + [f"ckpt_path={last}"])
+    printed = capsys.readouterr().out
+    assert "Training: 100%" in printed and "| 2/2 [" in printed
+    assert "| 3/4 [" in printed and "| 4/4 [" in printed and "| 1/4 [" not in printed  # the resumed run's bar
+
+
 def test_a_non_finite_loss_stops_training_and_saves_the_last_completed_step(tmp_path, image_dirs, monkeypatch):
     content, styles = image_dirs
     calls = []
