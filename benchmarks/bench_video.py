@@ -26,6 +26,7 @@ from common import ROOT, format_table, machine, write_json  # noqa: E402
 
 from nst_ff.infer.clips import painter, temporal_parts  # noqa: E402
 from nst_ff.infer.styles import parse_styles  # noqa: E402
+from nst_ff.infer.stylizer import Painting  # noqa: E402
 from nst_ff.infer.temporal import FlowBlend, SceneCuts  # noqa: E402
 from nst_ff.io.images import read_image  # noqa: E402
 from nst_ff.loss.perceptual import relative_error  # noqa: E402
@@ -111,7 +112,7 @@ def paint_modes(network, row: torch.Tensor, frames: torch.Tensor, batch: int) ->
     the network's plus the blend's."""
     results = {}
     for mode in ("off", "norms"):
-        paint = painter(network, row, torch.device("cpu"), torch.float32, 1.0, False, 0,
+        paint = painter(network, row, torch.device("cpu"), torch.float32, Painting(tile=0),
                         temporal_parts(mode, network, False))
         started = time.perf_counter()
         results[mode] = (torch.cat([paint(frames[i:i + batch]) for i in range(0, len(frames), batch)]),

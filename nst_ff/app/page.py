@@ -1,8 +1,9 @@
 """The nst_ff workbench in the browser: `streamlit run workbench.py` or `nst-workbench`.
 
-Stylize and blend a checkpoint's styles with sliders, look inside the network, watch per-image optimisation.
-The computations are nst_ff.app.workbench_core's; this page only lays them out. Uploads are decoded in memory, never
-written to disk.
+Stylize and blend a checkpoint's styles with sliders, stylize a short clip, look inside the network, watch
+per-image optimisation. The computations are nst_ff.app.workbench_core's; this page only lays them out. Uploaded
+photos are decoded in memory, never written to disk; an uploaded clip lives in a private temporary folder while
+it is painted (FFmpeg reads files), removed at the end.
 """
 
 from pathlib import Path
@@ -14,6 +15,8 @@ from nst_ff.app import workbench_core as workbench
 from nst_ff.errors import NstError, UsageError
 from nst_ff.infer.activations import CHANNEL_CRITERIA, transformer_layers
 from nst_ff.infer.photos import resize_photo
+from nst_ff.infer.stroke import MIN_STROKE_SCALE
+from nst_ff.infer.stylizer import Painting
 from nst_ff.io.config import default_style_size, env_vgg_weights, loss_config
 from nst_ff.io.images import IMAGE_EXTENSIONS, decode_image, read_image, resize_shorter, to_uint8
 from nst_ff.loss.vgg import VGGFeatures, layer_channels
@@ -48,17 +51,26 @@ def choose_image(label: str, folder: Path, key: str):
     return lambda: decode_image(upload.getvalue(), upload.name) if upload is not None else None
 
 
-def sidebar():
-    """The checkpoint (network, names, description) and the photo, shared by the first two views."""
+def choose_checkpoint():
+    """Sidebar widgets for the checkpoint; returns the function that loads it: (network, names, description)."""
     found = workbench.find_checkpoints()
     choice = st.sidebar.selectbox("checkpoint", found + ["another path..."], key="ckpt_choice")
     path = st.sidebar.text_input("checkpoint path", key="ckpt_path") if choice == "another path..." else choice
+
+    def load():
+        if not path:
+            raise UsageError("choose a checkpoint: train one (python train.py experiment=demo) or give its path")
+        return network_of(path, Path(path).stat().st_mtime if Path(path).is_file() else 0.0)
+    return load
+
+
+def sidebar():
+    """The checkpoint (network, names, description) and the photo, shared by the Stylize and Inside views."""
+    checkpoint = choose_checkpoint()
     with st.sidebar:
         photo = choose_image("photo", DEMO / "content", "photo")
         size = st.number_input("output size (shorter side, px)", 16, workbench.MAX_SIDE, 256, key="size")
-    if not path:
-        raise UsageError("choose a checkpoint: train one (python train.py experiment=demo) or give its path")
-    network, names, description = network_of(path, Path(path).stat().st_mtime if Path(path).is_file() else 0.0)
+    network, names, description = checkpoint()
     photo = photo()
     if photo is None:
         raise UsageError("choose a photo or upload one")
@@ -89,6 +101,40 @@ def stylize_view(network, names, description, photo) -> None:
     right.image(st.session_state["result"].permute(1, 2, 0).numpy(),
                 caption=f"{photo.shape[-1]}x{photo.shape[-2]} in {seconds * 1000:.0f} ms")
     right.download_button("download PNG", workbench.png_bytes(image), "stylized.png", "image/png")
+
+
+def video_view(network, names, description) -> None:
+    upload = st.file_uploader(f"clip ({' '.join(workbench.CLIP_SUFFIXES)}; at most {workbench.MAX_CLIP_FRAMES} "
+                              f"frames and {workbench.MAX_CLIP_SIDE} px)", key="clip_upload",
+                              type=[suffix[1:] for suffix in workbench.CLIP_SUFFIXES])
+    weights = style_weights(names, description)
+    left, right = st.columns(2)
+    strength = left.slider("strength", 0.0, 1.0, 1.0, 0.05, key="clip_strength")
+    stroke_scale = right.slider("stroke scale (2: strokes twice as large)", MIN_STROKE_SCALE, 4.0, 1.0, 0.25,
+                                key="clip_stroke_scale")
+    if st.button("stylize the clip", key="stylize_clip"):
+        if upload is None:
+            raise UsageError("upload a clip first")
+        st.session_state.pop("clips", None)  # a failed run shows no earlier clip as if it were this one's
+        bar = st.progress(0.0, text="starting")
+        clips = workbench.stylize_clip(network, upload.getvalue(), upload.name, weights,
+                                       Painting(strength, stroke_scale=stroke_scale), bar.progress)
+        st.session_state["clips"] = {"name": upload.name, **clips}
+        bar.empty()
+    show_clips()
+
+
+def show_clips() -> None:
+    """The last stylized clip, per-frame and stable side by side, each with its download."""
+    clips = st.session_state.get("clips")
+    if not clips:
+        return
+    stem = Path(clips["name"]).stem
+    for column, label in zip(st.columns(2), workbench.CLIP_MODES, strict=True):
+        column.caption(f"{clips['name']}, {label} (--temporal {workbench.CLIP_MODES[label]})")
+        column.video(clips[label], format="video/mp4")
+        column.download_button(f"download {label} MP4", clips[label], f"{stem}_{label}.mp4", "video/mp4",
+                               key=f"download_{label}")
 
 
 def inside_view(network, names, description, photo) -> None:
@@ -184,10 +230,13 @@ def show_optimisation(live: bool = True) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="nst_ff workbench", layout="wide")
-    view = st.sidebar.radio("view", ["Stylize", "Inside the network", "Per-image optimisation"], key="view")
+    view = st.sidebar.radio("view", ["Stylize", "Video", "Inside the network", "Per-image optimisation"], key="view")
     try:
         if view == "Per-image optimisation":
             optimize_view()
+            return
+        if view == "Video":
+            video_view(*choose_checkpoint()())
             return
         network, names, description, photo = sidebar()
         (stylize_view if view == "Stylize" else inside_view)(network, names, description, photo)

@@ -1,22 +1,34 @@
 """What the browser workbench (workbench.py) computes, free of Streamlit: stylizing one photo with a mix of
-styles, the network's and the VGG's activation maps as `stylize.py --activations` draws them, and per-image
-optimisation as `optimize.py` runs it."""
+styles, a short clip as `stylize.py --input clip.mp4` paints it, the network's and the VGG's activation maps as
+`stylize.py --activations` draws them, and per-image optimisation as `optimize.py` runs it."""
 
+import copy
 import io
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from nst_ff.errors import UsageError
 from nst_ff.infer.activations import channel_grid, colormap_table, record_outputs, select_channels, transformer_layers
-from nst_ff.infer.stylizer import NonFiniteOutputError, blend, preserve_color, stylize
+from nst_ff.infer.clips import paint_clip, painter, temporal_parts
+from nst_ff.infer.stylizer import NonFiniteOutputError, Painting, blend, preserve_color, stylize
+from nst_ff.infer.video import Clip, probe
 from nst_ff.io.config import loss_config
 from nst_ff.io.images import to_pil, write_gif
 from nst_ff.loss.perceptual import PerceptualLoss
 from nst_ff.measure.optimization import initial_image, optimize_image
 
 MAX_SIDE = 2048  # longest side the page accepts: bigger photos are for stylize.py, which tiles them
+# Clips the page accepts. It paints every frame twice (per-frame and stable) while the browser waits, on the
+# server's CPU at some 5-20 frames/s at 360p: 300 frames (10 s at 30 fps) keep that within a minute or two.
+CLIP_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
+MAX_CLIP_FRAMES = 300
+MAX_CLIP_SIDE = 1280  # 720p; a 1080p or 4K phone clip is for stylize.py
+MAX_CLIP_MB = 200  # Streamlit's own default upload limit
+CLIP_MODES = {"per-frame": "off", "stable": "on"}  # what the page shows -> stylize.py --temporal
 
 
 def find_checkpoints(folder: str | Path = "checkpoints") -> list[str]:
@@ -52,6 +64,61 @@ def stylize_photo(network, photo: torch.Tensor, style_weights: torch.Tensor, str
     if keep_color:
         image = preserve_color(image, photo)
     return blend(image, photo, strength), time.perf_counter() - start
+
+
+def too_long(clip: Clip, frames: str) -> UsageError:
+    return UsageError(f"{clip.shown} has {frames} frames: the page takes at most {MAX_CLIP_FRAMES}; cut it shorter, "
+                      "or use stylize.py --input, which takes any length")
+
+
+def check_clip(clip: Clip) -> None:
+    frames = clip.estimated_frames
+    if frames is not None and frames > MAX_CLIP_FRAMES:
+        raise too_long(clip, str(frames))
+    if max(clip.width, clip.height) > MAX_CLIP_SIDE:
+        raise UsageError(f"{clip.shown} is {clip.width}x{clip.height}: the page takes at most {MAX_CLIP_SIDE} px on "
+                         "the longer side; use stylize.py --input, which takes any size")
+
+
+def stylize_clip(network, data: bytes, name: str, style_weights: torch.Tensor, painting: Painting,
+                 progress: Callable[[float, str], None]) -> dict[str, bytes]:
+    """An uploaded clip `data` named `name`, in the mix `style_weights` [1, N], painted as stylize.py paints it
+    with --temporal off and on -> {"per-frame": MP4, "stable": MP4}; progress(share done, text) as it goes."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in CLIP_SUFFIXES:
+        raise UsageError(f"{name}: upload a clip ({' '.join(CLIP_SUFFIXES)})")
+    if len(data) > MAX_CLIP_MB * 2**20:
+        raise UsageError(f"{name} is {len(data) / 2**20:.0f} MB: the page takes at most {MAX_CLIP_MB} MB")
+    # A copy: --temporal's norm hooks must not reach another session's photos through the cached network.
+    network = copy.deepcopy(network)
+    with tempfile.TemporaryDirectory(prefix="nst_ff_clip_") as folder:  # PyAV reads and writes files
+        source = Path(folder) / f"upload{suffix}"  # the upload's name only in messages: never a path
+        source.write_bytes(data)
+        clip = probe(source, name)
+        check_clip(clip)
+        results = {}
+        for index, (label, temporal) in enumerate(CLIP_MODES.items()):
+            destination = Path(folder) / f"{temporal}.mp4"
+            paint = painter(network, style_weights[0], torch.device("cpu"), torch.float32, painting,
+                            temporal_parts(temporal, network, whole_network_only=False))
+            paint_clip(clip, destination, paint, progress=frame_counter(clip, label, index, progress))
+            results[label] = destination.read_bytes()
+    return results
+
+
+def frame_counter(clip: Clip, label: str, index: int, progress: Callable[[float, str], None]) -> Callable:
+    """paint_clip's progress(frames) for the `index`th of the page's passes over `clip`; it also stops a clip
+    whose container under-states its length at MAX_CLIP_FRAMES."""
+    total, done = clip.estimated_frames, 0
+
+    def step(frames: int) -> None:
+        nonlocal done
+        done += frames
+        if done > MAX_CLIP_FRAMES:
+            raise too_long(clip, f"more than {MAX_CLIP_FRAMES}")
+        share = (index + min(done / total, 1)) / len(CLIP_MODES) if total else index / len(CLIP_MODES)
+        progress(share, f"{label}: frame {done} of {total or '?'}")
+    return step
 
 
 @torch.inference_mode()

@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 
 from nst_ff.errors import UsageError
+from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice
-from nst_ff.infer.stylizer import NonFiniteOutputError, blend, preserve_color, stylize
+from nst_ff.infer.stylizer import NonFiniteOutputError, Painting, blend, preserve_color, stylize
 from nst_ff.infer.temporal import Temporal
 from nst_ff.infer.video import CONTAINERS, Clip, is_video, output_format, probe, transcode
 from nst_ff.io.images import STDIO, list_images
@@ -64,8 +65,8 @@ def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str 
     return plan
 
 
-def painter(network, row: torch.Tensor, device: torch.device, dtype: torch.dtype, strength: float,
-            keep_color: bool, tile: int | None, temporal: Temporal | None) -> Callable:
+def painter(network, row: torch.Tensor, device: torch.device, dtype: torch.dtype, painting: Painting,
+            temporal: Temporal | None) -> Callable:
     """paint(frames [B, 3, H, W] on the CPU, the clip's next ones) -> stylized frames in the style row [N], on
     the CPU; `temporal` (None: each frame alone) keeps its state from batch to batch."""
     @torch.inference_mode()
@@ -73,13 +74,14 @@ def painter(network, row: torch.Tensor, device: torch.device, dtype: torch.dtype
         originals = frames.to(device)
         starts = temporal.cuts(frames) if temporal else []
         with temporal.norms.smoothing(starts) if temporal and temporal.norms else nullcontext():
-            painted = stylize(network, originals.to(dtype), row[None], tile)[:, 0].float()  # [B, 3, H, W]
+            painted = stylize(network, originals.to(dtype), row[None], painting.tile,
+                              painting.stroke_scale)[:, 0].float()  # [B, 3, H, W]
         if not torch.isfinite(painted).all():
             raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are "
                                        "broken; retrain or use an earlier checkpoint")
-        if keep_color:
+        if painting.keep_color:
             painted = preserve_color(painted, originals)
-        painted = blend(painted, originals, strength).cpu()
+        painted = blend(painted, originals, painting.strength).cpu()
         return temporal.flow(frames, painted, starts) if temporal and temporal.flow else painted
     return paint
 
@@ -96,10 +98,11 @@ def temporal_parts(mode: str, network, whole_network_only: bool) -> Temporal | N
 def check_video_args(args, onnx: bool) -> None:
     refused = {"--activations": args.activations, "--sheet": args.sheet, "--export": args.export,
                "--size": args.size, "--max-size": args.max_size, "--json": args.json,
-               "--output -": args.output == STDIO, "--stroke-scale": args.stroke_scale != 1}
+               "--output -": args.output == STDIO}
     for option, given in refused.items():
         if given:
             raise UsageError(f"{option} applies to photos, not clips")
+    check_stroke_scale(args.stroke_scale)
     if args.crf is not None and not 0 <= args.crf <= MAX_CRF:
         raise UsageError(f"--crf {args.crf}: must be between 0 and {MAX_CRF}")
     if not 0 <= args.strength <= 1:
@@ -123,24 +126,32 @@ def stylize_clips(args, network, choices: list[StyleChoice], device: torch.devic
     plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite, args.ckpt)
     clips = [probe(source) for source, _ in plan]  # every clip readable before the first is painted
     network = network.to(device, dtype)
+    painting = Painting(args.strength, args.preserve_color, 0 if onnx else args.tile, args.stroke_scale)
     for clip, (_, destinations) in zip(clips, plan, strict=True):
         for choice, destination in zip(choices, destinations, strict=True):
-            paint = painter(network, choice.weights.to(device), device, dtype, args.strength, args.preserve_color,
-                            0 if onnx else args.tile, temporal_parts(args.temporal, network, onnx or bool(args.tile)))
+            paint = painter(network, choice.weights.to(device), device, dtype, painting,
+                            temporal_parts(args.temporal, network, onnx or bool(args.tile)))
             write_clip(clip, destination, paint, args, choice.label)
     return 0
 
 
+def paint_clip(clip: Clip, destination: Path, paint: Callable, codec: str | None = None, crf: int | None = None,
+               batch_size: int = 1, progress: Callable[[int], None] = lambda frames: None) -> int:
+    """Writes `destination`: every frame of `clip` through `paint` (a painter), `batch_size` frames at a time (1:
+    as many as fit in BATCH_PIXELS); progress(frames) after each batch. Returns the number of frames."""
+    _, codec = output_format(destination, codec)
+    batch = batch_size if batch_size > 1 else max(1, min(MAX_BATCH_FRAMES, BATCH_PIXELS // (clip.width * clip.height)))
+    return transcode(clip, destination, paint, codec, crf, batch, progress)
+
+
 def write_clip(clip: Clip, destination: Path, paint: Callable, args, label: str) -> None:
+    """paint_clip with a progress bar in frames on stderr, then one line on stdout."""
     from tqdm import tqdm  # comes with Lightning
 
-    _, codec = output_format(destination, args.codec)
-    batch = args.batch_size if args.batch_size > 1 else max(1, min(MAX_BATCH_FRAMES,
-                                                                   BATCH_PIXELS // (clip.width * clip.height)))
     started = time.perf_counter()
     with tqdm(total=clip.frames, unit="frame", desc=f"{clip.path.name} {label}", file=sys.stderr,
               dynamic_ncols=True, leave=False) as bar:
-        frames = transcode(clip, destination, paint, codec, args.crf, batch, bar.update)
+        frames = paint_clip(clip, destination, paint, args.codec, args.crf, args.batch_size, bar.update)
     seconds = time.perf_counter() - started
     print(f"{clip.path} {clip.width}x{clip.height}: {frames} frames in {seconds:.1f} s "
           f"({frames / seconds:.2f} frames/s) -> {destination}")

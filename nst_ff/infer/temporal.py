@@ -60,12 +60,18 @@ class SceneCuts:
 
 class NormSmoother:
     """Running averages of every CIN's statistics across the frames of one clip in one style; feed it the
-    clip's frames in order, batch after batch."""
+    clip's frames in order, batch after batch.
+
+    Each norm keeps one average per picture size: --stroke-scale paints every frame twice, at full size and at
+    1/scale, and the two passes are two different videos whose statistics must not be mixed. Both are smoothed:
+    the coarse pass gives the output its colour fields, where a jump of the statistics shows most (and its
+    fewer pixels make its statistics the noisier), and the full pass its strokes, whose contrast a jump of the
+    variance changes."""
 
     def __init__(self, network, momentum: float = MOMENTUM):
         self.norms = [m for m in network.modules() if isinstance(m, ConditionalInstanceNorm2d)]
         self.momentum = momentum
-        self.stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # norm index -> mean, var [C]
+        self.stats: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # (norm index, H, W) -> mean, var [C]
 
     @contextmanager
     def smoothing(self, starts: list[bool]) -> Iterator[None]:
@@ -82,15 +88,15 @@ class NormSmoother:
     def _normalise(self, norm: ConditionalInstanceNorm2d, inputs, output, index: int, starts: list[bool]):
         x, style_weights = inputs  # [B, C, H, W], [B, N]
         var, mean = torch.var_mean(x.float(), dim=(2, 3), correction=0)  # [B, C] each
-        mean, var = self._running(index, mean, var, starts)
+        mean, var = self._running((index, *x.shape[-2:]), mean, var, starts)
         scale = (style_weights.float() @ norm.gamma.float()) * torch.rsqrt(var + norm.eps)  # [B, C]
         shift = style_weights.float() @ norm.beta.float() - mean * scale
         return (x.float() * scale[..., None, None] + shift[..., None, None]).to(output.dtype)
 
-    def _running(self, index: int, mean: torch.Tensor, var: torch.Tensor, starts: list[bool]):
+    def _running(self, key: tuple, mean: torch.Tensor, var: torch.Tensor, starts: list[bool]):
         """Per frame, in order: the running mean and variance after that frame, [B, C] each."""
         means, variances = [], []
-        previous = self.stats.get(index)
+        previous = self.stats.get(key)
         for t, start in enumerate(starts):
             if previous is None or start:
                 previous = (mean[t], var[t])
@@ -99,7 +105,7 @@ class NormSmoother:
                                  for new, old in zip((mean[t], var[t]), previous, strict=True))
             means.append(previous[0])
             variances.append(previous[1])
-        self.stats[index] = previous
+        self.stats[key] = previous
         return torch.stack(means), torch.stack(variances)
 
 

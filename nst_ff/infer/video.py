@@ -58,6 +58,13 @@ class Clip:
     height: int
     rotation: float  # degrees, as phones record it: players turn the picture, the pixels stay as stored
     audio: str | None  # the audio codec, or None
+    seconds: float | None  # the container's duration, or None when it does not say
+    shown: str  # how messages name the clip: its path, or an upload's own name
+
+    @property
+    def estimated_frames(self) -> int | None:
+        """The frame count, or one from duration and rate where the container does not count (Matroska, WebM)."""
+        return self.frames or (round(self.seconds * self.rate) if self.seconds else None)
 
 
 def _first_line(error: BaseException) -> str:
@@ -65,29 +72,32 @@ def _first_line(error: BaseException) -> str:
     return getattr(error, "strerror", None) or (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def probe(path: str | os.PathLike) -> Clip:
+def probe(path: str | os.PathLike, shown: str | None = None) -> Clip:
     """Opens `path` and decodes its first frame, so that a file that is no video, has no video stream or no
-    frame, or whose codec FFmpeg cannot decode, is refused before anything is written."""
+    frame, or whose codec FFmpeg cannot decode, is refused before anything is written. Messages name the clip
+    `shown` (default: its path)."""
     av = require_av()
     path = Path(path)
+    shown = shown or str(path)
     if not path.is_file():
-        raise UsageError(f"input not found: {path}")
+        raise UsageError(f"input not found: {shown}")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise VideoError(f"{path} has no video stream")
+                raise VideoError(f"{shown} has no video stream")
             stream = container.streams.video[0]
             first = next(container.decode(stream), None)
             if first is None:
-                raise VideoError(f"{path} has no video frames")
+                raise VideoError(f"{shown} has no video frames")
             audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
             rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+            seconds = container.duration / av.time_base if container.duration else None
             return Clip(path, stream.frames or None, Fraction(rate), first.width, first.height,
-                        first.rotation or 0.0, audio)
+                        first.rotation or 0.0, audio, seconds, shown)
     except av.EOFError:  # the file ends before its first frame, as a recording stopped at once does
-        raise VideoError(f"{path} has no video frames") from None
+        raise VideoError(f"{shown} has no video frames") from None
     except av.FFmpegError as error:
-        raise VideoError(f"{path} is not a readable video: {_first_line(error)}") from None
+        raise VideoError(f"{shown} is not a readable video: {_first_line(error)}") from None
 
 
 def output_format(path: str | os.PathLike, codec: str | None) -> tuple[str, str]:
@@ -228,7 +238,7 @@ def transcode(clip: Clip, destination: Path, paint: Callable[[torch.Tensor], tor
                 streams = _open_streams(source, output, clip, codec, crf)
                 done = _pump(av, source, output, streams, paint, batch_frames, progress)
         except av.FFmpegError as error:
-            raise VideoError(f"{clip.path}: cannot stylize this clip: {_first_line(error)}") from None
+            raise VideoError(f"{clip.shown}: cannot stylize this clip: {_first_line(error)}") from None
         if done == 0 or (clip.frames and done < clip.frames):
-            raise VideoError(f"{clip.path} is truncated or damaged: {done} of {clip.frames or '?'} frames decoded")
+            raise VideoError(f"{clip.shown} is truncated or damaged: {done} of {clip.frames or '?'} frames decoded")
     return done

@@ -1,17 +1,20 @@
 """The workbench page, run headless by Streamlit's AppTest (and, where Chromium is installed, in a browser)."""
 
+import importlib.util
 import io
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, styled_network
+from conftest import ROOT, make_clip, styled_network
 from nst_ff.cli.stylize_main import main as stylize
 from nst_ff.model.checkpoint import export
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+needs_av = pytest.mark.skipif(importlib.util.find_spec("av") is None, reason='needs the video extra (PyAV)')
 
 STYLES = ["alpha", "beta", "gamma"]
 PHOTO = ROOT / "demo" / "content" / "chelsea.jpg"
@@ -105,3 +108,118 @@ def test_optimisation_runs_and_shows_its_images(app):
     assert len(app.get("download_button")) == 2  # the PNG and the GIF
 
 
+
+
+def decoded(data: bytes) -> np.ndarray:
+    """An MP4's frames [T, H, W, 3] uint8."""
+    import av
+    with av.open(io.BytesIO(data)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+def stylized_by_cli(checkpoint, clip, out, *options) -> np.ndarray:
+    assert stylize(["--ckpt", str(checkpoint), "--input", str(clip), "--output", str(out), "--style", "alpha",
+                    *options]) == 0
+    return decoded(out.read_bytes())
+
+
+@needs_av
+def test_video_page_plays_per_frame_and_stable_as_stylize_py_paints_them(app, checkpoint, tmp_path, monkeypatch):
+    from nst_ff.app import workbench_core
+
+    # Lossless, here and in stylize.py below: x264 on several threads does not encode the same frames the same
+    # way twice at its default constant quality, so only a lossless encode compares pixel for pixel.
+    monkeypatch.setattr(workbench_core, "paint_clip", partial(workbench_core.paint_clip, crf=0))
+    clip = make_clip(tmp_path / "pan.mp4", frames=6, pan=2)
+    app.sidebar.radio(key="view").set_value("Video").run()
+    app.file_uploader(key="clip_upload").set_value(("pan.mp4", clip.read_bytes(), "video/mp4"))
+    app.button(key="stylize_clip").click().run()
+    assert errors(app) == []
+    clips = app.session_state["clips"]
+    per_frame, stable = decoded(clips["per-frame"]), decoded(clips["stable"])
+    assert per_frame.shape == stable.shape == (6, 48, 64, 3)  # the first style's slider at 1: alpha
+    off = stylized_by_cli(checkpoint, clip, tmp_path / "off.mp4", "--temporal", "off", "--crf", "0")
+    assert np.abs(per_frame.astype(int) - off).max() <= 1
+    on = stylized_by_cli(checkpoint, clip, tmp_path / "on.mp4", "--crf", "0")
+    assert np.abs(stable.astype(int) - on).max() <= 1
+    assert np.abs(stable.astype(int) - per_frame).mean() > 0.5  # the stable one is smoothed
+    assert len(app.get("video")) == 2 and len(app.get("download_button")) == 2
+
+    app.slider(key="clip_stroke_scale").set_value(2.0)
+    app.button(key="stylize_clip").click().run()
+    larger = decoded(app.session_state["clips"]["per-frame"])
+    assert errors(app) == [] and larger.shape == per_frame.shape
+    assert np.abs(larger.astype(int) - per_frame).mean() > 2
+
+
+@needs_av
+def test_video_page_progress_counts_frames_over_both_passes(checkpoint, tmp_path):
+    from nst_ff.app.workbench_core import stylize_clip
+    from nst_ff.errors import UsageError
+    from nst_ff.infer.stylizer import Painting
+    from nst_ff.model.checkpoint import load_checkpoint
+
+    network, _, _ = load_checkpoint(checkpoint)
+    clip = make_clip(tmp_path / "clip.mkv", frames=5, audio=False)  # Matroska: a duration, no frame count
+    steps = []
+    stylize_clip(network, clip.read_bytes(), "clip.mkv", torch.tensor([[0.0, 1, 0]]), Painting(),
+                 lambda share, text: steps.append((share, text)))
+    assert steps == [(0.5, "per-frame: frame 5 of 5"), (1.0, "stable: frame 5 of 5")]
+    # The page's uploader lets only clips through; what calls stylize_clip directly gets the same bound.
+    with pytest.raises(UsageError, match=r"^notes.txt: upload a clip \(.mp4 .mov .mkv .webm\)$"):
+        stylize_clip(network, b"hello", "notes.txt", torch.tensor([[0.0, 1, 0]]), Painting(), print)
+
+
+@needs_av
+def test_video_page_refuses_bad_uploads_with_stylize_py_messages(app, checkpoint, tmp_path, monkeypatch, capsys):
+    from nst_ff.app import workbench_core
+
+    app.sidebar.radio(key="view").set_value("Video").run()
+    app.button(key="stylize_clip").click().run()
+    assert errors(app) == ["upload a clip first"]
+    notes, truncated = tmp_path / "notes.mp4", make_clip(tmp_path / "truncated.mp4", frames=12)
+    notes.write_text("this is not a video\n")
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    for bad in (notes, truncated):
+        assert stylize(["--ckpt", str(checkpoint), "--input", str(bad), "--output", str(tmp_path / "out.mp4"),
+                        "--style", "alpha"]) == 2
+        cli = capsys.readouterr().err.strip()  # stylize.py: error: /tmp/.../notes.mp4 is not a readable video: ...
+        app.file_uploader(key="clip_upload").set_value((bad.name, bad.read_bytes(), "video/mp4"))
+        app.button(key="stylize_clip").click().run()
+        (message,) = errors(app)
+        assert message.startswith(f"{bad.name} is not a readable video") and cli.endswith(message)
+        assert "clips" not in app.session_state
+
+    monkeypatch.setattr(workbench_core, "MAX_CLIP_FRAMES", 4)
+    long = make_clip(tmp_path / "long.mkv", frames=6, audio=False)
+    app.file_uploader(key="clip_upload").set_value(("long.mkv", long.read_bytes(), "video/x-matroska"))
+    app.button(key="stylize_clip").click().run()
+    assert errors(app) == ["long.mkv has 6 frames: the page takes at most 4; cut it shorter, or use stylize.py "
+                           "--input, which takes any length"]
+    monkeypatch.setattr(workbench_core, "MAX_CLIP_SIDE", 32)
+    app.file_uploader(key="clip_upload").set_value(("wide.mp4", make_clip(tmp_path / "wide.mp4", frames=2)
+                                                    .read_bytes(), "video/mp4"))
+    app.button(key="stylize_clip").click().run()
+    assert "wide.mp4 is 64x48: the page takes at most 32 px" in errors(app)[0]
+    monkeypatch.setattr(workbench_core, "MAX_CLIP_SIDE", 1280)
+    app.button(key="stylize_clip").click().run()  # the app keeps running
+    assert errors(app) == [] and decoded(app.session_state["clips"]["stable"]).shape == (2, 48, 64, 3)
+
+
+@needs_av
+def test_clip_whose_container_understates_its_length_stops_at_the_limit(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from nst_ff.app import workbench_core
+    from nst_ff.errors import UsageError
+    from nst_ff.infer.video import probe
+
+    monkeypatch.setattr(workbench_core, "MAX_CLIP_FRAMES", 4)
+    clip = replace(probe(make_clip(tmp_path / "clip.mkv", frames=6, audio=False)), frames=None, seconds=None)
+    workbench_core.check_clip(clip)  # nothing known to refuse before painting
+    shares = []
+    step = workbench_core.frame_counter(clip, "stable", 1, lambda share, text: shares.append((share, text)))
+    step(3)
+    assert shares == [(0.5, "stable: frame 3 of ?")]
+    with pytest.raises(UsageError, match="more than 4 frames"):
+        step(3)
