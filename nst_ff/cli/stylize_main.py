@@ -64,7 +64,7 @@ def add_image_options(parser: argparse.ArgumentParser) -> None:
     io.add_argument("--max-size", type=int, help="then shrink photos whose longer side is over MAX_SIZE")
     io.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylized (default 1)")
     io.add_argument("--stroke-scale", type=float, default=1.0, metavar="S",
-                    help="brush strokes S times the size the network learned (default 1; 2-4 for large photos)")
+                    help="brush strokes S times the size the network learned (default 1; 2-4 for large photos, clips)")
     io.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
 
 

@@ -63,10 +63,11 @@ class NormSmoother:
     clip's frames in order, batch after batch.
 
     Each norm keeps one average per picture size: --stroke-scale paints every frame twice, at full size and at
-    1/scale, and the two passes are two different videos whose statistics must not be mixed. Both are smoothed:
-    the coarse pass gives the output its colour fields, where a jump of the statistics shows most (and its
-    fewer pixels make its statistics the noisier), and the full pass its strokes, whose contrast a jump of the
-    variance changes."""
+    1/scale, two different videos whose statistics must not be mixed (one average over both flickers more than
+    no smoothing: 1.15-2.3x the per-frame warping error on synthetic pans and zooms). Both passes are smoothed:
+    the coarse one gives the output its colour fields, where a jump of the statistics shows most, and its fewer
+    pixels make its statistics the noisier; the full one gives the strokes, whose contrast the variance sets.
+    Smoothing both did as well as the better of either alone on every clip measured."""
 
     def __init__(self, network, momentum: float = MOMENTUM):
         self.norms = [m for m in network.modules() if isinstance(m, ConditionalInstanceNorm2d)]

@@ -123,6 +123,7 @@ def test_bad_clips_are_one_line_exit_2_nothing_written(tmp_path, ckpt, capsys):
     (["--output", "out.mp4", "--crf", "99"], "--crf 99"),
     (["--output", "out.mp4", "--tile", "64", "--temporal", "norms"], "use --temporal flow or on"),
     (["--output", "-"], "not clips"),
+    (["--output", "out.mp4", "--stroke-scale", "9"], "--stroke-scale 9.0: must be between 0.25 and 8"),
 ])
 def test_bad_video_options(tmp_path, ckpt, capsys, monkeypatch, options, expected):
     monkeypatch.chdir(tmp_path)
@@ -268,6 +269,38 @@ def test_bench_video_runs_end_to_end(tmp_path, ckpt, image_dirs):
     assert [row["mode"] for row in rows] == list(bench_video.MODES) * 2
     assert all(row["warping_error"] > 0 and row["fps"] > 0 for row in rows)
     assert (tmp_path / "strip.png").is_file()
+
+
+@pytest.mark.parametrize("temporal", ["on", "off"])
+def test_stroke_scale_paints_clips_at_their_own_size(tmp_path, ckpt, temporal):
+    clip = make_clip(tmp_path / "clip.mp4", frames=5, size=(96, 64), pan=2)
+    painted = {}
+    for scale in ("1", "2"):
+        out = tmp_path / f"scale{scale}.mp4"
+        assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "gamma",
+                     "--temporal", temporal, "--stroke-scale", scale]) == 0
+        painted[scale] = read_clip(out)
+    assert painted["2"]["frames"] == 5 and painted["2"]["size"] == (96, 64) and painted["2"]["audio"] == "aac"
+    assert np.abs(painted["2"]["pixels"].astype(int) - painted["1"]["pixels"]).mean() > 5
+
+
+def test_norm_smoothing_keeps_one_average_per_stroke_scale_pass():
+    """--stroke-scale paints each frame at full size and at 1/scale: two streams of statistics, never mixed. A
+    still clip's running statistics are each frame's own, so only a mix of the two passes' would change it."""
+    from nst_ff.infer.clips import painter
+    from nst_ff.infer.stylizer import Painting
+    from nst_ff.infer.temporal import Temporal
+
+    network, pan = styled_network(len(STYLES)), frames_of_a_pan()
+    row, painting = torch.eye(len(STYLES))[2], Painting(tile=0, stroke_scale=2.0)
+
+    def paint(frames: torch.Tensor, temporal) -> torch.Tensor:  # in batches of 3, as a clip goes through
+        paint = painter(network, row, torch.device("cpu"), torch.float32, painting, temporal)
+        return torch.cat([paint(frames[i:i + 3]) for i in range(0, len(frames), 3)])
+
+    still = pan[:1].expand(len(pan), -1, -1, -1)
+    assert torch.allclose(paint(still, Temporal(network, flow=False)), paint(still, None), atol=1e-5)
+    assert (paint(pan, Temporal(network, flow=False)) - paint(pan, None)).abs().max() > 1e-3  # it does smooth
 
 
 def test_audio_reencoded_where_the_container_cannot_hold_it(tmp_path, ckpt):
