@@ -106,13 +106,14 @@ def quality(yardstick: Yardstick, style_index: int, frames: torch.Tensor, output
     return {"style_gain": gain.mean().item(), "content": relative_error(features, photo_features).mean().item()}
 
 
-def paint_modes(network, row: torch.Tensor, frames: torch.Tensor, batch: int) -> dict[str, tuple]:
+def paint_modes(network, row: torch.Tensor, frames: torch.Tensor, batch: int,
+                stroke_scale: float = 1.0) -> dict[str, tuple]:
     """{mode: (outputs [T, 3, H, W], frames per second)}. The network runs once per norm setting, through
     stylize.py's own video painter; the flow modes blend those outputs as the painter would, and their time is
     the network's plus the blend's."""
     results = {}
     for mode in ("off", "norms"):
-        paint = painter(network, row, torch.device("cpu"), torch.float32, Painting(tile=0),
+        paint = painter(network, row, torch.device("cpu"), torch.float32, Painting(tile=0, stroke_scale=stroke_scale),
                         temporal_parts(mode, network, False))
         started = time.perf_counter()
         results[mode] = (torch.cat([paint(frames[i:i + batch]) for i in range(0, len(frames), batch)]),
@@ -144,6 +145,7 @@ def parse_args(argv):
     parser.add_argument("--height", type=int, default=360, help="frame height (16:9 frames)")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--batch", type=int, default=4, help="frames painted together")
+    parser.add_argument("--stroke-scale", type=float, default=1.0, help="stylize.py's --stroke-scale")
     parser.add_argument("--vgg-weights", default="imagenet", help="the yardstick's VGG16 (a file, or imagenet)")
     parser.add_argument("--strip", help="write consecutive frames of the pan (input, off, on) to this image")
     parser.add_argument("--json", help="write the results here")
@@ -161,7 +163,7 @@ def main(argv=None) -> int:
     results = []
     for kind, photo in zip(("pan", "zoom"), args.photos, strict=False):
         frames, motion = synthetic_clip(Path(photo), kind, args.frames, args.height)
-        painted = paint_modes(network, choice.weights, frames, args.batch)
+        painted = paint_modes(network, choice.weights, frames, args.batch, args.stroke_scale)
         by_mode = {mode: outputs for mode, (outputs, _) in painted.items()}
         for mode in MODES:
             fps = painted[mode][1]

@@ -103,10 +103,13 @@ def stylize_view(network, names, description, photo) -> None:
     right.download_button("download PNG", workbench.png_bytes(image), "stylized.png", "image/png")
 
 
-def video_view(network, names, description) -> None:
+def video_view(checkpoint) -> None:
+    """`checkpoint`: choose_checkpoint's loader, called once the upload widget is drawn (its clip survives a
+    missing checkpoint)."""
     upload = st.file_uploader(f"clip ({' '.join(workbench.CLIP_SUFFIXES)}; at most {workbench.MAX_CLIP_FRAMES} "
                               f"frames and {workbench.MAX_CLIP_SIDE} px)", key="clip_upload",
                               type=[suffix[1:] for suffix in workbench.CLIP_SUFFIXES])
+    network, names, description = checkpoint()
     weights = style_weights(names, description)
     left, right = st.columns(2)
     strength = left.slider("strength", 0.0, 1.0, 1.0, 0.05, key="clip_strength")
@@ -236,7 +239,7 @@ def main() -> None:
             optimize_view()
             return
         if view == "Video":
-            video_view(*choose_checkpoint()())
+            video_view(choose_checkpoint())
             return
         network, names, description, photo = sidebar()
         (stylize_view if view == "Stylize" else inside_view)(network, names, description, photo)
