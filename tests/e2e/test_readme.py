@@ -1,5 +1,5 @@
-"""README.md's commands, as a user types them one after another in one folder (a tiny network stands in for the
-demo's, and the slow ones run fewer steps): each must work, and print no warning."""
+"""README.md's commands, as a user types them one after another in one folder (tiny networks stand in for the
+ready model and the demo's, and the slow ones run fewer steps): each must work, and print no warning."""
 
 import re
 import shutil
@@ -11,6 +11,7 @@ from conftest import ROOT, make_clip, make_image, styled_network
 from nst_ff.model.checkpoint import export
 
 DEMO_STYLES = ["composition_vii", "great_wave", "mondrian", "shipwreck", "starry_night", "the_scream"]
+READY_STYLES = sorted(DEMO_STYLES + ["candy", "klee_clouds", "mosaic", "udnie", "vallotton_mauclair", "van_doesburg"])
 SCRIPTS = ("stylize.py", "optimize.py", "evaluate.py")
 FASTER = {"optimize.py": " --steps 2 --size 32", "evaluate.py": " --size 32 --limit 1 --opt-steps 1"}
 
@@ -41,6 +42,7 @@ def test_readmes_commands_work_in_order_without_warnings(tmp_path):
     make_clip(tmp_path / "clip.mp4", frames=6)
     (tmp_path / "checkpoints" / "demo").mkdir(parents=True)
     export(tmp_path / "checkpoints" / "demo" / "last.ckpt", styled_network(len(DEMO_STYLES), alpha=0.25), DEMO_STYLES)
+    export(tmp_path / "checkpoints" / "ready12.pt", styled_network(len(READY_STYLES), alpha=0.25), READY_STYLES)
     commands = readme_commands()
     assert len(commands) >= 15  # the parsing found README's sections
     script = "set -euo pipefail\nexport NST_FF_VGG_WEIGHTS=random\n" + "\n".join(map(as_run_here, commands))
