@@ -6,9 +6,12 @@ torch.compile, or on ONNX Runtime, after warm-up, with the analytic multiply-add
     python benchmarks/bench_stylize.py --backend both       # also the exported ONNX model on ONNX Runtime (fp32)
     python benchmarks/bench_stylize.py --quick              # seconds: tiny sizes, one timed pass (CI)
     python benchmarks/bench_stylize.py --backend both --int8 --peer   # + the int8 export, + fast_neural_style
+    python benchmarks/bench_stylize.py --backend both --int8 --openvino --precisions fp32 bf16 autocast-bf16 \
+        mkldnn-bf16      # + the exports on OpenVINO (fp32 and bf16), + PyTorch's bf16 variants on the CPU
 """
 
 import argparse
+import contextlib
 import copy
 import resource
 import statistics
@@ -25,10 +28,17 @@ from common import format_table, machine, write_json  # noqa: E402
 from fast_neural_style_peer import TransformerNet  # noqa: E402
 
 from nst_ff.infer.onnx_model import OnnxNetwork, export_onnx  # noqa: E402
+from nst_ff.infer.openvino_model import OpenVinoNetwork  # noqa: E402
 from nst_ff.infer.quantize import export_int8  # noqa: E402
 from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# PyTorch on the CPU in fp32 weights, with bf16 computed inside: autocast (convolutions in bf16, norms in fp32),
+# or oneDNN's implicit down-conversion of fp32 convolutions (torch.backends.mkldnn.fp32_precision).
+CPU_BF16 = ("autocast-bf16", "mkldnn-bf16")
+# (export, OpenVINO's inference precision) -> the row's precision: the int8 export's float layers in fp32 or bf16.
+OPENVINO_ROWS = {("fp32", "fp32"): "fp32", ("fp32", "bf16"): "bf16", ("int8", "fp32"): "int8",
+                 ("int8", "bf16"): "int8+bf16"}
 COLUMNS = [
     ("backend", "backend", ""), ("precision", "precision", ""), ("compile", "compile", ""), ("size", "size", "d"),
     ("batch", "batch", "d"),
@@ -83,7 +93,8 @@ def parse_args(argv):
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square image sides")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="default: 1 4 on CPU, 1 8 on GPU")
-    parser.add_argument("--precisions", nargs="+", choices=DTYPES, help="default: fp32 on CPU, all on GPU")
+    parser.add_argument("--precisions", nargs="+", choices=[*DTYPES, *CPU_BF16],
+                        help="default: fp32 on CPU, fp32 bf16 fp16 on GPU")
     parser.add_argument("--backend", choices=["torch", "onnxruntime", "both"], default="torch",
                         help="PyTorch, the exported ONNX model on ONNX Runtime (fp32 only), or both (default torch)")
     parser.add_argument("--compile", choices=["off", "on", "both"], help="torch.compile (default: off on CPU, "
@@ -91,6 +102,8 @@ def parse_args(argv):
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="NHWC tensors "
                         "(default: on GPU only, as stylize does)")
     parser.add_argument("--int8", action="store_true", help="also the int8 ONNX export (stylize.py --quantize int8)")
+    parser.add_argument("--openvino", action="store_true", help="also the exports (fp32, and int8 with --int8) on "
+                        "OpenVINO's CPU plugin, in fp32 and in bf16 (stylize.py --backend openvino)")
     parser.add_argument("--peer", action="store_true", help="also fast_neural_style's TransformerNet, eager fp32: "
                         "the peer of SPEC.md's speed targets")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier of the network (default 1)")
@@ -107,24 +120,69 @@ def parse_args(argv):
         args.sizes, args.batch_sizes, args.warmup, args.min_time, args.min_iters = [32, 64], [1, 2], 1, 0.0, 1
     args.batch_sizes = args.batch_sizes or ([1, 8] if gpu else [1, 4])
     args.precisions = args.precisions or (list(DTYPES) if gpu else ["fp32"])
+    if gpu and set(args.precisions) & set(CPU_BF16):
+        parser.error(f"{', '.join(CPU_BF16)} are CPU precisions")
     args.compile = args.compile or ("both" if gpu else "off")
     args.channels_last = gpu if args.channels_last is None else args.channels_last
     return args
 
 
 def onnx_models(eager: nn.Module, args, device: torch.device) -> list[tuple]:
-    """(backend, precision, None, model) of the ONNX exports asked for: fp32 and/or int8. Exported first,
-    before the network moves or changes precision; the int8 model calibrated on the demo photos."""
+    """(backend, precision, None, model) of the ONNX exports asked for: fp32 and/or int8, on ONNX Runtime and/or
+    OpenVINO (in fp32, and in bf16 where OpenVINO computes the float layers in bfloat16). Exported first, before
+    the network moves or changes precision; the int8 model calibrated on the demo photos."""
     names = [f"style{i}" for i in range(args.num_styles)]
-    exports = ([("fp32", export_onnx)] if args.backend in ("onnxruntime", "both") else [])
+    exports = ([("fp32", export_onnx)] if args.backend in ("onnxruntime", "both") or args.openvino else [])
     exports += [("int8", export_int8)] if args.int8 else []
     runtimes = []
     with tempfile.TemporaryDirectory() as folder:
         for precision, save in exports:
-            save(Path(folder) / f"{precision}.onnx", eager, names)
-            runtime = OnnxNetwork(Path(folder) / f"{precision}.onnx", threads=args.threads).to(device)
-            runtimes.append(("onnxruntime", precision, None, runtime))
+            path = Path(folder) / f"{precision}.onnx"
+            save(path, eager, names)
+            if args.backend in ("onnxruntime", "both"):
+                runtimes.append(("onnxruntime", precision, None, OnnxNetwork(path, threads=args.threads).to(device)))
+            if args.openvino:
+                runtimes += [("openvino", OPENVINO_ROWS[precision, compute], None,
+                              OpenVinoNetwork(path, compute, args.threads)) for compute in ("fp32", "bf16")]
     return runtimes
+
+
+def torch_models(eager: nn.Module, args, device: torch.device, memory_format) -> list[tuple]:
+    """(backend, precision, compile, model) of the PyTorch rows: each precision, eager and/or compiled."""
+    compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
+    models = []
+    for precision in args.precisions:
+        # A copy per precision: Module.to converts in place, and would turn the earlier rows' model too.
+        network = copy.deepcopy(eager).to(device, DTYPES.get(precision, torch.float32), memory_format=memory_format)
+        for compiled in compiles:
+            # dynamic=False: one specialised graph per shape, as a server with fixed sizes would use.
+            model = torch.compile(network, dynamic=False) if compiled else network
+            models.append(("torch", precision, "on" if compiled else "off",
+                           in_cpu_bf16(model, precision) if precision in CPU_BF16 else model))
+    return models
+
+
+def in_cpu_bf16(model, precision: str):
+    """`model` called with bf16 computed inside its fp32 convolutions, in `precision`'s way (CPU_BF16)."""
+    def run(images, style_weights):
+        if precision == "autocast-bf16":
+            context = torch.autocast("cpu", torch.bfloat16)
+        else:
+            context = mkldnn_fp32_precision("bf16")
+        with context:
+            return model(images, style_weights).float()
+
+    return run
+
+
+@contextlib.contextmanager
+def mkldnn_fp32_precision(precision: str):
+    previous = torch.backends.mkldnn.fp32_precision
+    torch.backends.mkldnn.fp32_precision = precision
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.fp32_precision = previous
 
 
 def main(argv=None) -> int:
@@ -137,26 +195,21 @@ def main(argv=None) -> int:
     eager = StyleTransferNetwork(args.num_styles, args.alpha).eval()
     # Ascending pixel counts: on CPU the process's peak RSS so far is then the peak of the current config.
     shapes = sorted(((s, b) for s in args.sizes for b in args.batch_sizes), key=lambda sb: sb[0] ** 2 * sb[1])
-    compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     models = []  # (backend, precision, compile, model)
     runtimes = onnx_models(eager, args, device)
     if args.peer:
         peer = TransformerNet().eval().to(device, memory_format=memory_format)
         models.append(("fast_neural_style", "fp32", "off", lambda images, _weights: peer(images * 255)))
     if args.backend in ("torch", "both"):
-        for precision in args.precisions:
-            # A copy per precision: Module.to converts in place, and would turn the earlier rows' model too.
-            network = copy.deepcopy(eager).to(device, DTYPES[precision], memory_format=memory_format)
-            # dynamic=False: one specialised graph per shape, as a server with fixed sizes would use.
-            models += [("torch", precision, "on" if compiled else "off",
-                        torch.compile(network, dynamic=False) if compiled else network) for compiled in compiles]
+        models += torch_models(eager, args, device, memory_format)
     models += runtimes
     results = []
     # Every model at one size before the next size: on a shared machine, the rows to compare are minutes apart
     # at most. Reported in model order.
     for size, batch in shapes:
         for backend, precision, compiled, model in models:
-            images = torch.rand(batch, 3, size, size, device=device, dtype=DTYPES.get(precision, torch.float32))
+            dtype = DTYPES.get(precision, torch.float32) if backend == "torch" else torch.float32
+            images = torch.rand(batch, 3, size, size, device=device, dtype=dtype)
             images = images.contiguous(memory_format=memory_format)
             style_weights = torch.zeros(batch, args.num_styles, device=device)
             style_weights[:, 0] = 1

@@ -17,6 +17,7 @@ from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
 from nst_ff.infer.clips import is_video_input, stylize_clips
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
+from nst_ff.infer.openvino_model import OpenVinoNetwork, openvino_installed
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
 from nst_ff.infer.quantize import MODES as QUANTIZE_MODES
 from nst_ff.infer.quantize import check_export, export_int8
@@ -41,7 +42,7 @@ LIMITS = (("--size", "size", 1, MAX_SIDE), ("--max-size", "max_size", 1, 10**6),
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="stylize.py", description="Paint photos in the styles of a trained nst_ff network.")
     parser.add_argument("--ckpt", required=True, help="checkpoint from train.py (last.ckpt) or a file from --export "
-                        "(.onnx: runs on ONNX Runtime)")
+                        "(.onnx: runs on OpenVINO or ONNX Runtime, see --backend)")
     parser.add_argument("--list-styles", action="store_true", help="print index and name of every style, then exit")
     parser.add_argument("--list-layers", action="store_true", help="print the layers --layers accepts, then exit")
     parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles); "
@@ -83,7 +84,12 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
 def add_speed_options(parser: argparse.ArgumentParser) -> None:
     speed = parser.add_argument_group("speed")
     speed.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    speed.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="fp16 on GPU only")
+    speed.add_argument("--precision", choices=tuple(PRECISIONS),
+                       help="fp32 (default), bf16, or fp16 (GPU only); an .onnx model on OpenVINO: OpenVINO's "
+                       "choice unless given (bf16 on CPUs with AMX or AVX512-BF16, else fp32)")
+    speed.add_argument("--backend", choices=("auto", "openvino", "onnxruntime"), default="auto",
+                       help="what runs an .onnx model: openvino (CPU, the fastest there) or onnxruntime (CPU or "
+                       "CUDA); auto (default): openvino when installed and running on the CPU, else onnxruntime")
     speed.add_argument("--batch-size", type=int, default=1, help="photos of equal size stylized together")
     speed.add_argument("--workers", type=int, default=2, help="processes reading a folder's photos ahead")
     speed.add_argument("--compile", action="store_true",
@@ -251,7 +257,7 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
                         args.stroke_scale)
     report = Report(plan.sheet_columns, plan.dump, args.json,
                     log=sys.stderr if args.output == STDIO else sys.stdout)  # stdout may carry the PNG
-    stylizer = Stylizer(network, style_names, plan.choices, plan.device, PRECISIONS[args.precision], painting,
+    stylizer = Stylizer(network, style_names, plan.choices, plan.device, network_dtype(args), painting,
                         report, compile=args.compile)
     try:
         done, errors = stylizer.run(plan.photos, plan.batches)
@@ -263,11 +269,39 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     return 0
 
 
-def refuse_torch_only(args) -> None:
-    """An ONNX model is a graph for ONNX Runtime: what needs the PyTorch network's layers is refused."""
+def network_dtype(args) -> torch.dtype:
+    """The precision of the tensors the network takes: an ONNX model takes float32 (OpenVINO may compute in
+    bf16 inside)."""
+    return torch.float32 if is_onnx(args.ckpt) else PRECISIONS[args.precision or "fp32"]
+
+
+def choose_backend(args) -> str:
+    """auto: OpenVINO when installed and the run is on the CPU (several times ONNX Runtime's speed there,
+    BENCHMARKS.md), else ONNX Runtime (which also runs on CUDA)."""
+    on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
+    if args.backend == "openvino" and not on_cpu:
+        raise UsageError("--backend openvino runs on the CPU; use --device cpu, or --backend onnxruntime on CUDA")
+    if args.backend == "auto":
+        return "openvino" if on_cpu and openvino_installed() else "onnxruntime"
+    return args.backend
+
+
+def load_exported(args) -> tuple:
+    """An .onnx model on the backend chosen: (network stand-in, style names, description)."""
+    backend = choose_backend(args)
+    refuse_torch_only(args, backend)
+    if backend == "openvino":
+        network = OpenVinoNetwork(args.ckpt, args.precision)
+        return network, network.style_names, network.description
+    return load_onnx(args.ckpt)
+
+
+def refuse_torch_only(args, backend: str) -> None:
+    """An ONNX model is a graph for a runtime: what needs the PyTorch network's layers is refused, and so is a
+    precision other than fp32 on ONNX Runtime."""
     needs_torch = {"--activations": args.activations, "--list-layers": args.list_layers, "--compile": args.compile,
                    "--tile": args.tile, "--export": args.export,
-                   f"--precision {args.precision}": args.precision != "fp32"}
+                   f"--precision {args.precision}": backend == "onnxruntime" and args.precision not in (None, "fp32")}
     for option, given in needs_torch.items():
         if given:
             raise UsageError(f"{option} needs the PyTorch network, and {args.ckpt} is an ONNX model; "
@@ -276,8 +310,10 @@ def refuse_torch_only(args) -> None:
 
 def run(args) -> int:
     if is_onnx(args.ckpt):
-        refuse_torch_only(args)
-        network, style_names, description = load_onnx(args.ckpt)
+        network, style_names, description = load_exported(args)
+    elif args.backend != "auto":
+        raise UsageError(f"--backend {args.backend} runs an exported .onnx model, and {args.ckpt} is not one; "
+                         "export one with --export m.onnx")
     else:
         network, style_names, description = load_checkpoint(args.ckpt)
     if args.list_styles:
@@ -290,7 +326,7 @@ def run(args) -> int:
     check_export(args.quantize, args.export)
     if args.input not in (None, STDIO) and is_video_input(args.input):
         device = pick_device(args.device, args.precision, network)
-        return stylize_clips(args, network, choose_styles(args, style_names)[0], device, PRECISIONS[args.precision],
+        return stylize_clips(args, network, choose_styles(args, style_names)[0], device, network_dtype(args),
                              onnx=is_onnx(args.ckpt))
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision

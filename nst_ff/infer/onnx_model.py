@@ -30,11 +30,11 @@ def is_onnx(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-def require(module: str, purpose: str):
+def require(module: str, purpose: str, hint: str = INSTALL_HINT):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise CheckpointError(f"{purpose} needs {module}, which is not installed: {INSTALL_HINT}") from None
+        raise CheckpointError(f"{purpose} needs {module}, which is not installed: {hint}") from None
 
 
 def export_onnx(path: str | os.PathLike, network: StyleTransferNetwork, style_names: list[str],
