@@ -7,7 +7,7 @@ convolutions with VNNI/AMX, and on CPUs with AMX or AVX512-BF16 computes in bflo
 openvino is imported only here and only when used.
 """
 
-import importlib.util
+import importlib
 import os
 from pathlib import Path
 
@@ -23,7 +23,11 @@ PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 
 
 def openvino_installed() -> bool:
-    return importlib.util.find_spec("openvino") is not None
+    try:
+        importlib.import_module("openvino")
+    except ImportError:
+        return False
+    return True
 
 
 class OpenVinoNetwork:
@@ -61,7 +65,8 @@ class OpenVinoNetwork:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(model, "CPU", config)
-        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))  # what it runs in: f32, bf16
+        # What it computes in: f32 or bf16.
+        self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.request = self.compiled.create_infer_request()
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32,

@@ -74,12 +74,14 @@ def test_folder_of_clips_to_folder(tmp_path, ckpt):
     assert all(read_clip(tmp_path / "out" / name)["frames"] == 3 for name in written)
 
 
-def test_onnx_model_paints_clips(tmp_path, ckpt):
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_onnx_model_paints_clips(tmp_path, ckpt, backend):
     pytest.importorskip("onnxruntime")
+    pytest.importorskip(backend)
     onnx = tmp_path / "model.onnx"
     assert main(["--ckpt", str(ckpt), "--export", str(onnx)]) == 0
     clip = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
-    args = ["--ckpt", str(onnx), "--input", str(clip), "--style", "alpha"]
+    args = ["--ckpt", str(onnx), "--backend", backend, "--input", str(clip), "--style", "alpha"]
     assert main(args + ["--output", str(tmp_path / "norms.mp4"), "--temporal", "norms"]) == 2  # needs PyTorch layers
     assert main(args + ["--output", str(tmp_path / "out.mp4")]) == 0  # on: the flow part
     assert read_clip(tmp_path / "out.mp4")["frames"] == 4

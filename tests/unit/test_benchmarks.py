@@ -87,3 +87,16 @@ def test_bench_stylize_quick_with_int8_and_the_peer(tmp_path):
     assert [(r["backend"], r["precision"]) for r in rows[::4]] == [
         ("fast_neural_style", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")]
     assert len(rows) == 12 and all(row["ms_per_image"] > 0 for row in rows)
+
+
+@pytest.mark.slow
+def test_bench_stylize_quick_with_openvino_and_cpu_bf16(tmp_path):
+    pytest.importorskip("openvino")
+    assert bench_stylize.main(["--quick", "--openvino", "--int8", "--precisions", "fp32", "autocast-bf16",
+                               "mkldnn-bf16", "--batch-sizes", "1", "--alpha", "0.25", "--num-styles", "2",
+                               "--json", str(tmp_path / "stylize.json")]) == 0
+    rows = json.loads((tmp_path / "stylize.json").read_text())["results"]
+    assert [(r["backend"], r["precision"]) for r in rows[::2]] == [
+        ("torch", "fp32"), ("torch", "autocast-bf16"), ("torch", "mkldnn-bf16"), ("openvino", "fp32"),
+        ("openvino", "bf16"), ("openvino", "int8"), ("openvino", "int8+bf16")]
+    assert all(row["ms_per_image"] > 0 for row in rows)

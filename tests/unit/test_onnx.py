@@ -1,5 +1,6 @@
 """ONNX export and the ONNX Runtime backend: the model equals the network at any size, stylize gives the same
-files from the .onnx as from the checkpoint, and bad files or PyTorch-only options are one line and exit 2."""
+files from the .onnx as from the checkpoint, and bad files or PyTorch-only options are one line and exit 2.
+(OpenVINO, the other backend of an .onnx model: test_openvino.py.)"""
 
 import json
 import sys
@@ -20,6 +21,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 STYLES = ["alpha", "beta", "gamma"]
+ORT = ["--backend", "onnxruntime"]  # not OpenVINO, stylize's choice on the CPU when it is installed
 LOSS = {"loss": {"content_weight": 1.0}, "style_size": 32}
 
 
@@ -103,8 +105,8 @@ STYLE_ARGS = {
 @pytest.mark.parametrize("case", list(STYLE_ARGS))
 def test_stylize_with_onnx_writes_what_the_checkpoint_writes(exported, photo, tmp_path, case):
     ckpt, model, _ = exported
-    for source, folder in ((ckpt, "torch"), (model, "onnx")):
-        assert run("--ckpt", source, "--input", photo, *STYLE_ARGS[case], "--output", tmp_path / folder) == 0
+    for source, folder, backend in ((ckpt, "torch", []), (model, "onnx", ORT)):
+        assert run("--ckpt", source, *backend, "--input", photo, *STYLE_ARGS[case], "--output", tmp_path / folder) == 0
     names = sorted(p.name for p in (tmp_path / "torch").iterdir())
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == names
     for name in names:
@@ -119,7 +121,7 @@ def test_onnx_folder_in_batches_with_json_records(exported, tmp_path, capsys):
     common = ["--input", tmp_path / "photos", "--style", "beta", "--batch-size", "2", "--workers", "0"]
     assert run("--ckpt", ckpt, *common, "--output", tmp_path / "torch") == 0
     capsys.readouterr()
-    assert run("--ckpt", model, *common, "--json", "--device", "cpu", "--output", tmp_path / "onnx") == 0
+    assert run("--ckpt", model, *ORT, *common, "--json", "--device", "cpu", "--output", tmp_path / "onnx") == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["input"], r["device"], r["dtype"]) for r in records] == [
         (str(tmp_path / "photos" / f"p{i}.png"), "cpu", "float32") for i in range(3)]
@@ -134,7 +136,7 @@ def test_onnx_folder_in_batches_with_json_records(exported, tmp_path, capsys):
 def test_options_that_need_the_pytorch_network_are_refused(exported, photo, tmp_path, capsys, option):
     _, model, _ = exported
     option = [arg.replace("{tmp}", str(tmp_path)) for arg in option]
-    assert run("--ckpt", model, "--input", photo, "--style", "alpha", *option, "--output", tmp_path / "out") == 2
+    assert run("--ckpt", model, *ORT, "--input", photo, "--style", "alpha", *option, "--output", tmp_path / "out") == 2
     assert_one_line_error(capsys, f"{option[0]}")
     assert not (tmp_path / "out").exists() and not (tmp_path / "again.pt").exists()
 
@@ -177,7 +179,7 @@ def bad_models(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "foreign", "newer"])
 def test_bad_onnx_file_is_refused_in_one_line(kind, photo, tmp_path, capsys):
     path, message = bad_models(tmp_path)[kind]
-    assert run("--ckpt", path, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
+    assert run("--ckpt", path, *ORT, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
     assert_one_line_error(capsys, message)
     assert not (tmp_path / "out").exists()
 
@@ -185,5 +187,5 @@ def test_bad_onnx_file_is_refused_in_one_line(kind, photo, tmp_path, capsys):
 def test_without_onnxruntime_says_how_to_install(photo, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
     model = identity_model(tmp_path / "model.onnx")
-    assert run("--ckpt", model, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
+    assert run("--ckpt", model, *ORT, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
     assert_one_line_error(capsys, 'needs onnxruntime, which is not installed: pip install -e ".[onnx]"')

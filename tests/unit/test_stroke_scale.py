@@ -1,5 +1,5 @@
 """--stroke-scale: the output keeps the photo's size at every setting, for images, folders, sheets, tiles and
-ONNX Runtime; 1 changes nothing; bad values are one line and exit 2."""
+an ONNX model (ONNX Runtime, OpenVINO); 1 changes nothing; bad values are one line and exit 2."""
 
 from pathlib import Path
 
@@ -85,13 +85,17 @@ def test_folder_sheet_and_tiles_keep_every_size(ckpt, tmp_path):
         assert Image.open(out / f"{Path(name).stem}_all-styles.png").size > size  # the sheet
 
 
-def test_onnx_runtime_path_takes_the_same_scale(ckpt, tmp_path):
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_onnx_model_takes_the_same_scale(ckpt, tmp_path, backend):
     pytest.importorskip("onnxruntime")
+    pytest.importorskip(backend)
     model = tmp_path / "net.onnx"
     assert run("--ckpt", ckpt, "--export", model) == 0
     photo = make_image(tmp_path / "photo.png", size=(45, 37))
-    for source, output in ((ckpt, tmp_path / "torch.png"), (model, tmp_path / "onnx.png")):
-        assert run("--ckpt", source, "--input", photo, "--style", "beta", "--stroke-scale", "3",
+    # --precision fp32: OpenVINO computes in bf16 by default on CPUs that have it.
+    for source, output, options in ((ckpt, tmp_path / "torch.png", []),
+                                    (model, tmp_path / "onnx.png", ["--backend", backend, "--precision", "fp32"])):
+        assert run("--ckpt", source, *options, "--input", photo, "--style", "beta", "--stroke-scale", "3",
                    "--output", output) == 0
     torch_pixels = torch.tensor(list(Image.open(tmp_path / "torch.png").getdata()), dtype=torch.int16)
     onnx_pixels = torch.tensor(list(Image.open(tmp_path / "onnx.png").getdata()), dtype=torch.int16)
