@@ -1,7 +1,9 @@
 """int8 ONNX export (`stylize.py --export m.onnx --quantize int8`): the model is quantized where it should be,
-keeps the style names, stylizes a demo photo at an odd size within 30 dB PSNR of the fp32 network, and a
---quantize the export cannot honour is one line and exit 2 with nothing written."""
+keeps the style names, stylizes a demo photo at an odd size within 30 dB PSNR of the fp32 network (on ONNX
+Runtime and on OpenVINO, in fp32 and its default bf16), and a --quantize the export cannot honour is one line
+and exit 2 with nothing written."""
 
+import importlib.util
 import json
 import math
 
@@ -68,15 +70,26 @@ def test_int8_model_is_quantized_except_the_float_layers_and_keeps_the_styles(mo
     description = json.loads({p.key: p.value for p in proto.metadata_props}[NST_FF_KEY])
     assert description["precision"] == "int8" and description["style_names"] == STYLES
     assert OnnxNetwork(int8).style_names == STYLES
+    if importlib.util.find_spec("openvino"):
+        from nst_ff.infer.openvino_model import OpenVinoNetwork
+
+        assert OpenVinoNetwork(int8).style_names == STYLES
 
 
+BACKENDS = [["--backend", "onnxruntime"], ["--backend", "openvino"], ["--backend", "openvino", "--precision", "fp32"]]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=" ".join)
 @pytest.mark.parametrize("style", STYLES)
-def test_int8_matches_fp32_on_a_photo_at_an_odd_size(models, tmp_path, style):
+def test_int8_matches_fp32_on_a_photo_at_an_odd_size(models, tmp_path, style, backend):
+    if "openvino" in backend:
+        pytest.importorskip("openvino")
     ckpt, int8 = models
     outputs = {}
-    for name, model in (("fp32", ckpt), ("int8", int8)):
+    for name, model, options in (("fp32", ckpt, []), ("int8", int8, backend)):
         out = tmp_path / f"{name}.png"
-        assert run("--ckpt", model, "--input", PHOTO, "--style", style, "--size", 157, "--output", out) == 0
+        assert run("--ckpt", model, *options, "--input", PHOTO, "--style", style, "--size", 157,
+                   "--output", out) == 0
         outputs[name] = np.asarray(Image.open(out), np.float64) / 255
     assert outputs["fp32"].shape[:2] == (157, 236)  # odd, and not a multiple of 4
     # A picture, not a flat field: PSNR against a near-constant image would pass anything.
