@@ -140,7 +140,7 @@ def choose_styles(args, style_names: list[str]):
     return choices, ("sheet" if args.sheet else None), SHEET_COLUMNS
 
 
-def pick_device(name: str, precision: str, network=None) -> torch.device:
+def pick_device(name: str, precision: str | None, network=None) -> torch.device:
     # An ONNX model runs on CUDA when both torch (which holds the images) and ONNX Runtime can.
     onnx_cuda = getattr(network, "cuda_available", True)
     if name == "auto":
