@@ -60,12 +60,22 @@ def load_styles(style_dir: str | os.PathLike, style_size: int) -> tuple[list[str
 
 class ContentImages(Dataset):
     """Photos resized on the shorter side then cropped to a square; files that fail to decode are
-    replaced by the next photo and reported once (per worker) with their path."""
+    replaced by the next photo and reported once (per worker) with their path.
 
-    def __init__(self, paths: list[Path], image_size: int, random_crop: bool = True):
+    With `scale_jitter` s > 1 the shorter side is drawn from [image_size, s * image_size] before the crop, so the
+    network also sees objects larger than the crop, as it does when it paints a photo at twice its training size;
+    `grayscale` is the probability of a greyscale photo (old photos, night shots)."""
+
+    def __init__(self, paths: list[Path], image_size: int, random_crop: bool = True, scale_jitter: float = 1.0,
+                 grayscale: float = 0.0):
         self.paths = paths
-        crop = v2.RandomCrop(image_size) if random_crop else v2.CenterCrop(image_size)
-        self.transform = v2.Compose([v2.Resize(image_size, antialias=True), crop])
+        if random_crop:
+            largest = max(image_size, round(image_size * scale_jitter))
+            steps = [v2.RandomResize(image_size, largest + 1, antialias=True), v2.RandomCrop(image_size)]
+            steps += [v2.RandomGrayscale(grayscale)] if grayscale > 0 else []
+        else:
+            steps = [v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)]
+        self.transform = v2.Compose(steps)
         self.reported: set[Path] = set()
 
     def __len__(self) -> int:
@@ -95,6 +105,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         batch_size: int = 16,
         num_workers: int = 4,
         grid_images: int = 3,
+        scale_jitter: float = 1.0,
+        grayscale: float = 0.0,
     ):
         super().__init__()
         self.content_dir = content_dir
@@ -104,6 +116,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.grid_images = grid_images
+        self.scale_jitter = scale_jitter
+        self.grayscale = grayscale
         self.content_paths: list[Path] = []
         self.style_names: list[str] = []
         self.style_images: list[torch.Tensor] = []
@@ -127,7 +141,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         return torch.stack([images[i] for i in range(len(images))])
 
     def train_dataloader(self) -> DataLoader:
-        photos = ContentImages(self.content_paths, self.image_size)
+        photos = ContentImages(self.content_paths, self.image_size, scale_jitter=self.scale_jitter,
+                               grayscale=self.grayscale)
         # One epoch spans the whole run, shuffled passes over the photos back to back, so that progress
         # is counted in optimisation steps of trainer.max_steps rather than in passes over a few photos.
         trainer = self.trainer

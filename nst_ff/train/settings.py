@@ -61,6 +61,10 @@ def check_settings(cfg: DictConfig) -> None:
     if cfg.optim.cin_lr is not None:
         _number(cfg, "optim.cin_lr", positive=True)
     _number(cfg, "optim.final_lr_fraction", positive=False, at_most=1)
+    _number(cfg, "data.grayscale", positive=False, at_most=1)
+    _number(cfg, "data.scale_jitter", positive=True, at_most=8)
+    if cfg.data.scale_jitter < 1:
+        raise SettingsError(f"data.scale_jitter={cfg.data.scale_jitter}: must be a number >= 1 (1: no jitter)")
     for key in ("loss.content_weight", "loss.style_weight", "loss.tv_weight"):
         _number(cfg, key, positive=False)
     if cfg.style_sampling not in STYLE_SAMPLINGS:

@@ -123,3 +123,19 @@ def test_hidden_files_and_other_extensions_are_ignored(tmp_path):
     make_image(tmp_path / ".hidden" / "b.png")
     make_image(tmp_path / "c.gif")
     assert [p.name for p in list_images(tmp_path)] == ["a.JPG"]
+
+
+def test_scale_jitter_shows_parts_of_a_photo_larger_and_grayscale_greys(tmp_path):
+    halves = np.zeros((64, 64, 3), np.uint8)
+    halves[:, 32:] = 255
+    Image.fromarray(halves).save(tmp_path / "halves.png")
+    plain = ContentImages([tmp_path / "halves.png"], image_size=32)
+    assert {round(plain[0].mean().item(), 1) for _ in range(10)} == {0.5}  # the whole photo in every crop
+    torch.manual_seed(0)
+    jittered = ContentImages([tmp_path / "halves.png"], image_size=32, scale_jitter=2.0, grayscale=1.0)
+    crops = [jittered[0] for _ in range(20)]
+    assert all(crop.shape == (3, 32, 32) for crop in crops)
+    assert max(abs(crop.mean().item() - 0.5) for crop in crops) > 0.2  # zoomed in: mostly one half
+    colour = make_image(tmp_path / "colour.jpg", size=(48, 48))
+    grey = ContentImages([colour], image_size=32, scale_jitter=1.5, grayscale=1.0)[0]
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
