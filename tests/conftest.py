@@ -17,6 +17,9 @@ from nst_ff.io.config import pin_environment
 ROOT = Path(__file__).resolve().parents[1]
 # NST_FF_VGG_WEIGHTS as typed names a file in the directory pytest started in, for every subprocess whatever its cwd.
 pin_environment()
+# A .ckpt/.pt stays in PyTorch (the tests compare its outputs exactly); test_openvino_default.py turns the cached
+# OpenVINO export on with a cache of its own.
+os.environ["NST_FF_EXPORT_CACHE"] = "off"
 
 
 def styled_network(num_styles=3, alpha=1.0, seed=0):

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
 from nst_ff.infer.clips import is_video_input, stylize_clips
+from nst_ff.infer.export_cache import ExportedNetwork, cached_export, can_accelerate
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.openvino_model import OpenVinoNetwork, openvino_installed
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
@@ -88,9 +89,11 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--precision", choices=tuple(PRECISIONS),
                        help="fp32 (default), bf16, or fp16 (GPU only); an .onnx model on OpenVINO: OpenVINO's "
                        "choice unless given (bf16 on CPUs with AMX or AVX512-BF16, else fp32)")
-    speed.add_argument("--backend", choices=("auto", "openvino", "onnxruntime"), default="auto",
-                       help="what runs an .onnx model: openvino (CPU, the fastest there) or onnxruntime (CPU or "
-                       "CUDA); auto (default): openvino when installed and running on the CPU, else onnxruntime")
+    speed.add_argument("--backend", choices=("auto", "torch", "openvino", "onnxruntime"), default="auto",
+                       help="auto (default): on the CPU, OpenVINO when installed (an .onnx model as it is; a .ckpt "
+                       "or .pt from its ONNX export, made once and cached), else PyTorch for a .ckpt/.pt and ONNX "
+                       "Runtime for an .onnx; torch: the PyTorch network; openvino or onnxruntime: an .onnx model "
+                       "on that runtime")
     speed.add_argument("--batch-size", type=int, default=1, help="photos of equal size stylized together")
     speed.add_argument("--workers", type=int, default=2, help="processes reading a folder's photos ahead")
     speed.add_argument("--compile", action="store_true",
@@ -254,12 +257,15 @@ def check_numbers(args) -> None:
 def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     if plan.dump and plan.dump.vgg is not None:
         plan.dump.vgg.to(plan.device)
+    # An .onnx model cannot tile (tiles share the whole image's norm statistics, which needs the network's
+    # layers); a cached export tiles with the PyTorch network it keeps.
     painting = Painting(args.strength, args.preserve_color, 0 if is_onnx(args.ckpt) else args.tile,
                         args.stroke_scale)
     report = Report(plan.sheet_columns, plan.dump, args.json,
                     log=sys.stderr if args.output == STDIO else sys.stdout)  # stdout may carry the PNG
-    stylizer = Stylizer(network, style_names, plan.choices, plan.device, network_dtype(args), painting,
-                        report, compile=args.compile)
+    dtype = torch.float32 if isinstance(network, ExportedNetwork) else network_dtype(args)
+    stylizer = Stylizer(network, style_names, plan.choices, plan.device, dtype, painting, report,
+                        compile=args.compile)
     try:
         done, errors = stylizer.run(plan.photos, plan.batches)
     finally:
@@ -276,10 +282,24 @@ def network_dtype(args) -> torch.dtype:
     return torch.float32 if is_onnx(args.ckpt) else PRECISIONS[args.precision or "fp32"]
 
 
+def accelerate(args, plan: Plan, network, style_names: list[str], description: dict):
+    """--backend auto on the CPU: a .ckpt/.pt runs on OpenVINO from its cached ONNX export (nst_ff.infer.
+    export_cache), unless the run needs the PyTorch network itself: its layers (--activations, --tile, --compile)
+    or a precision OpenVINO has not (fp16)."""
+    needs_torch = args.compile or args.tile or plan.dump or args.precision == "fp16"
+    if args.backend != "auto" or plan.device.type != "cpu" or needs_torch or not can_accelerate():
+        return network
+    path = cached_export(args.ckpt, network, style_names, description)
+    return network if path is None else ExportedNetwork(OpenVinoNetwork(path, args.precision), network)
+
+
 def choose_backend(args) -> str:
     """auto: OpenVINO when installed and the run is on the CPU (several times ONNX Runtime's speed there,
     BENCHMARKS.md), else ONNX Runtime (which also runs on CUDA)."""
     on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
+    if args.backend == "torch":
+        raise UsageError(f"--backend torch runs a .ckpt or .pt file, and {args.ckpt} is an ONNX model; "
+                         "use --backend auto, openvino or onnxruntime")
     if args.backend == "openvino" and not on_cpu:
         raise UsageError("--backend openvino runs on the CPU; use --device cpu, or --backend onnxruntime on CUDA")
     if args.backend == "auto":
@@ -312,9 +332,9 @@ def refuse_torch_only(args, backend: str) -> None:
 def run(args) -> int:
     if is_onnx(args.ckpt):
         network, style_names, description = load_exported(args)
-    elif args.backend != "auto":
+    elif args.backend not in ("auto", "torch"):
         raise UsageError(f"--backend {args.backend} runs an exported .onnx model, and {args.ckpt} is not one; "
-                         "export one with --export m.onnx")
+                         "export one with --export m.onnx (--backend auto runs a .ckpt/.pt on OpenVINO by itself)")
     else:
         network, style_names, description = load_checkpoint(args.ckpt)
     if args.list_styles:
@@ -333,7 +353,11 @@ def run(args) -> int:
     if args.export:  # before the network moves to another device or precision
         save = export_int8 if args.quantize else export_onnx if is_onnx(args.export) else export
         save(args.export, network, style_names, training_record(description))
-    return 0 if plan is None else execute(plan, args, network, style_names)
+    if plan is None:
+        return 0
+    if not is_onnx(args.ckpt):
+        network = accelerate(args, plan, network, style_names, description)
+    return execute(plan, args, network, style_names)
 
 
 def main(argv: list[str] | None = None) -> int:

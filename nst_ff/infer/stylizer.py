@@ -42,6 +42,7 @@ def stylize(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: in
 
 def _paint(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: int | None) -> torch.Tensor:
     if tile:
+        network = getattr(network, "torch_network", network)  # a cached export tiles with its PyTorch network
         return torch.stack([
             torch.cat([tiled_forward(network, photo[None], row[None], tile) for row in style_weights])
             for photo in photos

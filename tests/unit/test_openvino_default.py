@@ -1,0 +1,117 @@
+"""The default CPU path of a .ckpt/.pt (`--backend auto`): its ONNX export made once into the cache and run on
+OpenVINO, close to the PyTorch network; the PyTorch network for what needs it (tiles, --tile, --backend torch,
+the cache off or unwritable), with the same pixels as before."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import styled_network
+from nst_ff.cli import stylize_main as stylize
+from nst_ff.infer import stylizer
+from nst_ff.infer.quantize import DEMO_PHOTOS
+from nst_ff.model.checkpoint import export
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxscript")
+pytest.importorskip("openvino")
+
+
+def run(*argv) -> int:
+    return stylize.main([str(arg) for arg in argv])
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("default") / "net.pt"
+    export(path, styled_network(alpha=0.25), ["alpha", "beta", "gamma"], {})
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("photo") / "cat.png"
+    image = Image.open(DEMO_PHOTOS / "chelsea.jpg").convert("RGB")
+    image.resize((97, 65)).save(path)  # a real photo (PSNR on noise says little), odd sizes
+    return path
+
+
+@pytest.fixture(scope="module")
+def in_pytorch(checkpoint, photo, tmp_path_factory) -> np.ndarray:
+    out = tmp_path_factory.mktemp("torch") / "out.png"
+    assert run("--ckpt", checkpoint, "--backend", "torch", "--input", photo, "--style", "beta", "--output", out) == 0
+    return pixels(out)
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return 10 * np.log10(255**2 / max(((a - b) ** 2).mean(), 1e-12))
+
+
+def stylize_beta(checkpoint, photo, out, *extra) -> np.ndarray:
+    assert run("--ckpt", checkpoint, "--input", photo, "--style", "beta", "--output", out, *extra) == 0
+    return pixels(out)
+
+
+def test_auto_exports_once_into_the_cache_and_runs_on_openvino(checkpoint, photo, in_pytorch, tmp_path,
+                                                                monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(cache))
+    first = stylize_beta(checkpoint, photo, tmp_path / "first.png")
+    assert "exporting" in capsys.readouterr().err
+    [made] = list(cache.glob("net-*.onnx"))
+    stamp = made.stat().st_mtime_ns
+    again = stylize_beta(checkpoint, photo, tmp_path / "again.png")
+    assert "exporting" not in capsys.readouterr().err and made.stat().st_mtime_ns == stamp  # read, not made again
+    assert np.array_equal(first, again)
+    assert psnr(first, in_pytorch) >= 40, psnr(first, in_pytorch)  # OpenVINO may compute in bf16
+    assert psnr(stylize_beta(checkpoint, photo, tmp_path / "fp32.png", "--precision", "fp32"), in_pytorch) >= 50
+
+
+@pytest.mark.parametrize("case", ["cache off", "--tile", "--backend torch"])
+def test_the_pytorch_network_runs_when_asked(checkpoint, photo, in_pytorch, tmp_path, monkeypatch, capsys, case):
+    cache = tmp_path / "cache"
+    extra = {"--tile": ["--tile", "40"], "--backend torch": ["--backend", "torch"]}.get(case, [])
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", "off" if case == "cache off" else str(cache))
+    out = stylize_beta(checkpoint, photo, tmp_path / "out.png", *extra)
+    expected = in_pytorch
+    if case == "--tile":
+        expected = stylize_beta(checkpoint, photo, tmp_path / "tiled.png", "--backend", "torch", *extra)
+        assert not np.array_equal(expected, in_pytorch)  # tiles, truly
+    assert np.array_equal(out, expected)
+    assert not cache.exists() and "exporting" not in capsys.readouterr().err
+
+
+def test_unwritable_cache_says_so_and_stays_in_pytorch(checkpoint, photo, in_pytorch, tmp_path, monkeypatch,
+                                                       capsys):
+    (tmp_path / "cache").write_text("a file where the folder would go")
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    assert np.array_equal(stylize_beta(checkpoint, photo, tmp_path / "out.png"), in_pytorch)
+    err = capsys.readouterr().err
+    assert f"running {checkpoint} in PyTorch: its export to {tmp_path / 'cache'} failed" in err, err
+
+
+def test_large_photos_are_tiled_by_the_pytorch_network_behind_the_export(checkpoint, photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(stylizer, "AUTO_TILE_PIXELS", 50 * 50)  # the photo counts as large
+    tiled = stylize_beta(checkpoint, photo, tmp_path / "auto.png")
+    assert list((tmp_path / "cache").glob("*.onnx"))  # the export was made and kept
+    by_hand = stylize_beta(checkpoint, photo, tmp_path / "torch.png", "--backend", "torch", "--tile",
+                           str(stylizer.DEFAULT_TILE))
+    assert np.array_equal(tiled, by_hand)
+
+
+def test_backend_torch_for_an_onnx_model_is_one_line(checkpoint, photo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", "off")
+    assert run("--ckpt", checkpoint, "--export", tmp_path / "net.onnx") == 0
+    capsys.readouterr()
+    assert run("--ckpt", tmp_path / "net.onnx", "--backend", "torch", "--input", photo, "--style", "beta",
+               "--output", tmp_path / "out.png") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--backend torch runs a .ckpt or .pt file" in err, err
+    assert not (tmp_path / "out.png").exists()
