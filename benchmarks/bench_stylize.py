@@ -8,6 +8,8 @@ torch.compile, or on ONNX Runtime, after warm-up, with the analytic multiply-add
     python benchmarks/bench_stylize.py --backend both --int8 --peer   # + the int8 export, + fast_neural_style
     python benchmarks/bench_stylize.py --backend both --int8 --openvino --precisions fp32 bf16 autocast-bf16 \
         mkldnn-bf16      # + the exports on OpenVINO (fp32 and bf16), + PyTorch's bf16 variants on the CPU
+    python benchmarks/bench_stylize.py --peer --default-path --backend both --openvino --batch-sizes 1
+                         # stylize.py's default path for a .ckpt on the CPU against the peer
 """
 
 import argparse
@@ -104,6 +106,8 @@ def parse_args(argv):
     parser.add_argument("--int8", action="store_true", help="also the int8 ONNX export (stylize.py --quantize int8)")
     parser.add_argument("--openvino", action="store_true", help="also the exports (fp32, and int8 with --int8) on "
                         "OpenVINO's CPU plugin, in fp32 and in bf16 (stylize.py --backend openvino)")
+    parser.add_argument("--default-path", action="store_true", help="also what stylize.py runs a .ckpt with on the "
+                        "CPU by default: its ONNX export on OpenVINO at OpenVINO's own precision")
     parser.add_argument("--peer", action="store_true", help="also fast_neural_style's TransformerNet, eager fp32: "
                         "the peer of SPEC.md's speed targets")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier of the network (default 1)")
@@ -132,7 +136,8 @@ def onnx_models(eager: nn.Module, args, device: torch.device) -> list[tuple]:
     OpenVINO (in fp32, and in bf16 where OpenVINO computes the float layers in bfloat16). Exported first, before
     the network moves or changes precision; the int8 model calibrated on the demo photos."""
     names = [f"style{i}" for i in range(args.num_styles)]
-    exports = ([("fp32", export_onnx)] if args.backend in ("onnxruntime", "both") or args.openvino else [])
+    wanted = args.backend in ("onnxruntime", "both") or args.openvino or args.default_path
+    exports = [("fp32", export_onnx)] if wanted else []
     exports += [("int8", export_int8)] if args.int8 else []
     runtimes = []
     with tempfile.TemporaryDirectory() as folder:
@@ -144,6 +149,9 @@ def onnx_models(eager: nn.Module, args, device: torch.device) -> list[tuple]:
             if args.openvino:
                 runtimes += [("openvino", OPENVINO_ROWS[precision, compute], None,
                               OpenVinoNetwork(path, compute, args.threads)) for compute in ("fp32", "bf16")]
+            if args.default_path and precision == "fp32":  # nst_ff.infer.export_cache: no precision asked
+                network = OpenVinoNetwork(path, None, args.threads)
+                runtimes.append(("stylize.py default", f"openvino {network.precision}", None, network))
     return runtimes
 
 

@@ -100,3 +100,15 @@ def test_bench_stylize_quick_with_openvino_and_cpu_bf16(tmp_path):
         ("torch", "fp32"), ("torch", "autocast-bf16"), ("torch", "mkldnn-bf16"), ("openvino", "fp32"),
         ("openvino", "bf16"), ("openvino", "int8"), ("openvino", "int8+bf16")]
     assert all(row["ms_per_image"] > 0 for row in rows)
+
+
+def test_bench_stylize_quick_default_path_against_the_peer_on_openvino(tmp_path):
+    pytest.importorskip("openvino")
+    assert bench_stylize.main(["--quick", "--peer", "--default-path", "--alpha", "0.25",
+                               "--num-styles", "2", "--json", str(tmp_path / "stylize.json")]) == 0
+    rows = json.loads((tmp_path / "stylize.json").read_text())["results"]
+    backends = list(dict.fromkeys(row["backend"] for row in rows))
+    assert backends == ["fast_neural_style", "torch", "stylize.py default"], backends
+    default = [row for row in rows if row["backend"] == "stylize.py default"]
+    assert {row["size"] for row in default} == {32, 64}
+    assert {row["precision"] for row in default} <= {"openvino f32", "openvino bf16"}
