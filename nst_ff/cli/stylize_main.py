@@ -108,9 +108,9 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
 def add_video_options(parser: argparse.ArgumentParser) -> None:
     video = parser.add_argument_group("video (--input clip.mp4 or a folder of clips)")
     video.add_argument("--temporal", choices=("on", "off", "norms", "flow"), default="on",
-                       help="on (default): no flicker: norm statistics glide across frames (PyTorch network, "
-                       "untiled) and each frame is blended with the last one moved along the optical flow; "
-                       "norms or flow: one part alone; off: each frame painted alone")
+                       help="on (default): no flicker: each frame is blended with the last one moved along the "
+                       "optical flow, and norm statistics glide across frames where the PyTorch network paints "
+                       "them (--backend torch, untiled); norms or flow: one part alone; off: each frame alone")
     video.add_argument("--codec", help="video encoder (default libx264, H.264; libvpx-vp9 for .webm)")
     video.add_argument("--crf", type=int, help="constant quality: lower is better and larger (libx264 default 23)")
 
@@ -282,12 +282,13 @@ def network_dtype(args) -> torch.dtype:
     return torch.float32 if is_onnx(args.ckpt) else PRECISIONS[args.precision or "fp32"]
 
 
-def accelerate(args, plan: Plan, network, style_names: list[str], description: dict):
+def accelerate(args, device: torch.device, network, style_names: list[str], description: dict):
     """--backend auto on the CPU: a .ckpt/.pt runs on OpenVINO from its cached ONNX export (nst_ff.infer.
-    export_cache), unless the run needs the PyTorch network itself: its layers (--activations, --tile, --compile)
-    or a precision OpenVINO has not (fp16)."""
-    needs_torch = args.compile or args.tile or plan.dump or args.precision == "fp16"
-    if args.backend != "auto" or plan.device.type != "cpu" or needs_torch or not can_accelerate():
+    export_cache), unless the run needs the PyTorch network itself: its layers (--activations, --tile, --compile,
+    --temporal norms) or a precision OpenVINO has not (fp16)."""
+    needs_torch = (args.compile or args.tile or args.activations or args.precision == "fp16"
+                   or args.temporal == "norms")
+    if args.backend != "auto" or device.type != "cpu" or needs_torch or not can_accelerate():
         return network
     path = cached_export(args.ckpt, network, style_names, description)
     return network if path is None else ExportedNetwork(OpenVinoNetwork(path, args.precision), network)
@@ -329,6 +330,15 @@ def refuse_torch_only(args, backend: str) -> None:
                              "use the .ckpt or .pt file it was exported from")
 
 
+def stylize_video(args, network, style_names: list[str], description: dict) -> int:
+    device = pick_device(args.device, args.precision, network)
+    choices = choose_styles(args, style_names)[0]
+    if not is_onnx(args.ckpt):
+        network = accelerate(args, device, network, style_names, description)
+    dtype = torch.float32 if isinstance(network, ExportedNetwork) else network_dtype(args)
+    return stylize_clips(args, network, choices, device, dtype, onnx=is_onnx(args.ckpt))
+
+
 def run(args) -> int:
     if is_onnx(args.ckpt):
         network, style_names, description = load_exported(args)
@@ -346,9 +356,7 @@ def run(args) -> int:
         return 0
     check_export(args.quantize, args.export)
     if args.input not in (None, STDIO) and is_video_input(args.input):
-        device = pick_device(args.device, args.precision, network)
-        return stylize_clips(args, network, choose_styles(args, style_names)[0], device, network_dtype(args),
-                             onnx=is_onnx(args.ckpt))
+        return stylize_video(args, network, style_names, description)
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision
         save = export_int8 if args.quantize else export_onnx if is_onnx(args.export) else export
@@ -356,7 +364,7 @@ def run(args) -> int:
     if plan is None:
         return 0
     if not is_onnx(args.ckpt):
-        network = accelerate(args, plan, network, style_names, description)
+        network = accelerate(args, plan.device, network, style_names, description)
     return execute(plan, args, network, style_names)
 
 

@@ -129,8 +129,10 @@ def stylize_clips(args, network, choices: list[StyleChoice], device: torch.devic
     painting = Painting(args.strength, args.preserve_color, 0 if onnx else args.tile, args.stroke_scale)
     for clip, (_, destinations) in zip(clips, plan, strict=True):
         for choice, destination in zip(choices, destinations, strict=True):
+            # A cached export (nst_ff.infer.export_cache) has no norm layers to smooth: its frames get the flow.
+            whole_network_only = onnx or bool(args.tile) or hasattr(network, "torch_network")
             paint = painter(network, choice.weights.to(device), device, dtype, painting,
-                            temporal_parts(args.temporal, network, onnx or bool(args.tile)))
+                            temporal_parts(args.temporal, network, whole_network_only))
             write_clip(clip, destination, paint, args, choice.label)
     return 0
 

@@ -115,3 +115,31 @@ def test_backend_torch_for_an_onnx_model_is_one_line(checkpoint, photo, tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--backend torch runs a .ckpt or .pt file" in err, err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_clip_runs_on_the_cached_export_with_the_flow_and_keeps_its_frames(checkpoint, tmp_path, monkeypatch,
+                                                                            capsys):
+    av = pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from conftest import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, pan=2.0)
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    assert run("--ckpt", checkpoint, "--input", clip, "--style", "beta", "--output", tmp_path / "auto.mp4",
+               "--crf", "0") == 0
+    assert "exporting" in capsys.readouterr().err and list((tmp_path / "cache").glob("*.onnx"))
+    assert run("--ckpt", checkpoint, "--backend", "torch", "--temporal", "flow", "--input", clip, "--style", "beta",
+               "--output", tmp_path / "torch.mp4", "--crf", "0") == 0
+
+    def frames(path):
+        with av.open(str(path)) as container:
+            return [frame.to_ndarray(format="rgb24").astype(np.float64) for frame in container.decode(video=0)]
+
+    auto, torch_flow = frames(tmp_path / "auto.mp4"), frames(tmp_path / "torch.mp4")
+    assert len(auto) == len(torch_flow) == 6
+    assert min(psnr(a, b) for a, b in zip(auto, torch_flow, strict=True)) >= 35  # bf16 and H.264's rounding
+    capsys.readouterr()
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "other"))
+    assert run("--ckpt", checkpoint, "--temporal", "norms", "--input", clip, "--style", "beta", "--output",
+               tmp_path / "norms.mp4") == 0
+    assert not (tmp_path / "other").exists()  # norm smoothing needs the PyTorch network
