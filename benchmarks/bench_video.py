@@ -8,6 +8,7 @@ squared difference between each output frame and the previous output moved by th
 both frames see, times 1000.
 
     python benchmarks/bench_video.py --ckpt /tmp/video_demo_ckpt/last.ckpt --style the_scream --height 360
+    ... --default-path   # also stylize.py's default for a .ckpt on the CPU: its cached export on OpenVINO + the flow
 """
 
 import argparse
@@ -25,6 +26,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from common import ROOT, format_table, machine, write_json  # noqa: E402
 
 from nst_ff.infer.clips import painter, temporal_parts  # noqa: E402
+from nst_ff.infer.export_cache import ExportedNetwork, cached_export  # noqa: E402
+from nst_ff.infer.openvino_model import OpenVinoNetwork  # noqa: E402
 from nst_ff.infer.styles import parse_styles  # noqa: E402
 from nst_ff.infer.stylizer import Painting  # noqa: E402
 from nst_ff.infer.temporal import FlowBlend, SceneCuts  # noqa: E402
@@ -36,6 +39,7 @@ from nst_ff.train.data import load_styles  # noqa: E402
 from nst_ff.train.stability import warp  # noqa: E402
 
 MODES = ("off", "norms", "flow", "on")
+DEFAULT_PATH = "on, OpenVINO"  # the row of --default-path
 COLUMNS = [("clip", "clip", ""), ("mode", "--temporal", ""), ("warping_error", "warp err", ".3f"),
            ("relative_warping_error", "vs off", ".2f"), ("style_gain", "style gain", ".3f"),
            ("content", "content", ".3f"), ("fps", "frames/s", ".2f")]
@@ -124,7 +128,17 @@ def paint_modes(network, row: torch.Tensor, frames: torch.Tensor, batch: int,
         outputs = torch.cat([blend(frames[i:i + batch], painted[i:i + batch], cuts(frames[i:i + batch]))
                              for i in range(0, len(frames), batch)])
         results[mode] = (outputs, results[base][1] + time.perf_counter() - started)
-    return {mode: (results[mode][0], len(frames) / results[mode][1]) for mode in MODES}
+    return {mode: (outputs, len(frames) / seconds) for mode, (outputs, seconds) in results.items()}
+
+
+def paint_exported(exported, row: torch.Tensor, frames: torch.Tensor, batch: int, stroke_scale: float = 1.0):
+    """(outputs, frames per second) of stylize.py's default CPU path for a clip: the cached export on OpenVINO,
+    through the same painter, with the flow blend (it has no norm layers to smooth)."""
+    paint = painter(exported, row, torch.device("cpu"), torch.float32, Painting(tile=0, stroke_scale=stroke_scale),
+                    temporal_parts("on", exported, True))
+    started = time.perf_counter()
+    outputs = torch.cat([paint(frames[i:i + batch]) for i in range(0, len(frames), batch)])
+    return outputs, len(frames) / (time.perf_counter() - started)
 
 
 def strip(path: Path, frames: torch.Tensor, by_mode: dict[str, torch.Tensor], count: int = 4) -> None:
@@ -149,13 +163,19 @@ def parse_args(argv):
     parser.add_argument("--vgg-weights", default="imagenet", help="the yardstick's VGG16 (a file, or imagenet)")
     parser.add_argument("--strip", help="write consecutive frames of the pan (input, off, on) to this image")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--default-path", action="store_true", help="also stylize.py's default for a .ckpt on the "
+                        "CPU: its cached ONNX export on OpenVINO (OpenVINO's precision), with the flow blend")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    network, style_names, _ = load_checkpoint(args.ckpt)
+    network, style_names, description = load_checkpoint(args.ckpt)
     network.eval()
+    exported = None
+    if args.default_path:
+        path = cached_export(args.ckpt, network, style_names, description)
+        exported = ExportedNetwork(OpenVinoNetwork(path), network)
     (choice,) = parse_styles(args.style, style_names)
     painting_names, paintings = load_styles(args.styles, PAINTING_SIZE)
     yardstick = Yardstick(paintings, args.vgg_weights)
@@ -164,16 +184,18 @@ def main(argv=None) -> int:
     for kind, photo in zip(("pan", "zoom"), args.photos, strict=False):
         frames, motion = synthetic_clip(Path(photo), kind, args.frames, args.height)
         painted = paint_modes(network, choice.weights, frames, args.batch, args.stroke_scale)
+        if exported:
+            painted[DEFAULT_PATH] = paint_exported(exported, choice.weights, frames, args.batch, args.stroke_scale)
         by_mode = {mode: outputs for mode, (outputs, _) in painted.items()}
-        for mode in MODES:
+        for mode in painted:
             fps = painted[mode][1]
             row = {"clip": f"{kind} {Path(photo).stem} {frames.shape[-1]}x{frames.shape[-2]}", "mode": mode,
                    "warping_error": warping_error(by_mode[mode], motion), "fps": fps}
             row |= quality(yardstick, style_index, frames, by_mode[mode])
             results.append(row)
             print(f"{row['clip']} {mode}: warping error {row['warping_error']:.3f}", file=sys.stderr)
-        for row in results[-len(MODES):]:
-            row["relative_warping_error"] = row["warping_error"] / results[-len(MODES)]["warping_error"]
+        for row in results[-len(painted):]:
+            row["relative_warping_error"] = row["warping_error"] / results[-len(painted)]["warping_error"]
         if kind == "pan" and args.strip:
             strip(Path(args.strip), frames, by_mode)
     print(format_table(results, COLUMNS))

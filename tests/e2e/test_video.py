@@ -311,3 +311,24 @@ def test_audio_reencoded_where_the_container_cannot_hold_it(tmp_path, ckpt):
     assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "alpha"]) == 0
     result = read_clip(out)
     assert result["frames"] == 3 and result["audio"] == "opus"
+
+
+def test_bench_video_default_path_row_on_openvino(tmp_path, ckpt, image_dirs, monkeypatch):
+    import json
+    import sys
+
+    from conftest import ROOT
+
+    pytest.importorskip("openvino")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_video
+
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    content, styles = image_dirs
+    photos = sorted(content.rglob("*.png"))[:1]
+    assert bench_video.main(["--ckpt", str(ckpt), "--style", "beta", "--styles", str(styles), "--photos",
+                             *map(str, photos), "--height", "32", "--frames", "11", "--vgg-weights", "random",
+                             "--default-path", "--json", str(tmp_path / "video.json")]) == 0
+    rows = json.loads((tmp_path / "video.json").read_text())["results"]
+    assert [row["mode"] for row in rows] == [*bench_video.MODES, bench_video.DEFAULT_PATH]
+    assert rows[-1]["warping_error"] < rows[0]["warping_error"]  # the flow steadies the export's frames too
