@@ -13,6 +13,7 @@ import torch
 
 from nst_ff.cli.arguments import Parser, device, int_from, non_negative, run_command
 from nst_ff.errors import UsageError
+from nst_ff.infer.stroke import check_stroke_scale, stroke_scaled
 from nst_ff.infer.stylizer import NonFiniteOutputError
 from nst_ff.io import jsonfile
 from nst_ff.io.config import default_style_size, loss_config
@@ -38,6 +39,8 @@ def parse_args(argv):
                         help="photos resized and centre-cropped (256)")
     parser.add_argument("--style-size", type=int_from(16, MAX_STYLE_SIZE), help="shorter side of the paintings "
                         "(default: the checkpoint's training value, else conf/data/folders.yaml)")
+    parser.add_argument("--stroke-scale", type=float, default=1.0, metavar="S",
+                        help="score the outputs stylize.py paints with --stroke-scale S (default 1)")
     parser.add_argument("--limit", type=int_from(1, 10000), default=4, help="photos to use (default 4)")
     parser.add_argument("--opt-steps", type=int_from(0, 100000), default=200,
                         help="optimiser steps per photo (200); 0: the quality report alone")
@@ -91,6 +94,13 @@ def choose_photos(args) -> dict:
     return photos
 
 
+def with_stroke_scale(network, scale: float):
+    """The network as stylize.py runs it with --stroke-scale `scale`: (photos, style weights) -> outputs."""
+    if scale == 1:
+        return network
+    return lambda photos, weights: stroke_scaled(lambda images: network(images, weights)[:, None], photos, scale)[:, 0]
+
+
 def prepare(args) -> dict:
     """Everything the evaluation needs, checked before any of it runs; writes nothing."""
     network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
@@ -101,8 +111,10 @@ def prepare(args) -> dict:
     options = {"content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight}
     config = loss_config(**{**description.get("loss", {}), **{k: v for k, v in options.items() if v is not None}},
                          vgg_weights=args.vgg_weights)
+    network = network.to(args.device)
     return {
-        "network": network.to(args.device), "style_names": style_names, "missing": missing, "photos": photos,
+        "network": with_stroke_scale(network, args.stroke_scale), "style_names": style_names, "missing": missing,
+        "photos": photos,
         "paintings": {name: resize_shorter(image, style_size) for name, image in originals.items()},
         "style_size": style_size, "config": config,
         "loss": PerceptualLoss(**config).to(args.device) if args.opt_steps else None,
@@ -112,6 +124,7 @@ def prepare(args) -> dict:
 
 
 def run(args) -> int:
+    check_stroke_scale(args.stroke_scale)
     json_path = Path(args.json or Path(args.log) / "evaluation.json")
     check_output(json_path, args.overwrite, [args.ckpt], "--json")
     check_writable(args.log)
@@ -126,6 +139,7 @@ def run(args) -> int:
     # Scores depend on the VGG weights: they are the user's (--vgg-weights, $NST_FF_VGG_WEIGHTS), never the file's.
     print(f"scored with VGG weights: {run['config']['vgg']['weights']}", file=sys.stderr)
     report = {"checkpoint": str(args.ckpt), "vgg_weights": run["config"]["vgg"]["weights"], "size": args.size,
+              "stroke_scale": args.stroke_scale,
               "photos": list(photos), "missing_styles": run["missing"], "quality": quality}
     rows = {}
     if args.opt_steps:

@@ -110,6 +110,16 @@ def test_cli_without_optimisation_reports_quality_alone(folders, tmp_path, capsy
     assert all(len(scores["nearest"]) == 2 for scores in quality["styles"].values())
 
 
+def test_stroke_scale_scores_what_stylize_paints_with_it(folders, tmp_path, capsys):
+    reports = {}
+    for scale in ("1", "2"):
+        (tmp_path / scale).mkdir()
+        assert run_cli(folders, tmp_path / scale, "--limit", "2", "--opt-steps", "0", "--stroke-scale", scale) == 0
+        reports[scale] = json.loads((tmp_path / scale / "tb" / "evaluation.json").read_text())
+    assert reports["2"]["stroke_scale"] == 2.0
+    assert reports["1"]["quality"]["overall"] != reports["2"]["quality"]["overall"]  # another picture, scored
+
+
 @pytest.mark.parametrize("change, message", [
     ({"--ckpt": "missing.pt"}, "missing.pt"),
     ({"--style-dir": "nowhere"}, "nowhere"),
@@ -132,6 +142,8 @@ def test_bad_input_exits_2(folders, tmp_path, capsys, change, message):
     (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
     (["--log", "{blocker}/tb"], "cannot write to {blocker}/tb: {blocker} is not a folder"),
     (["--json", "{blocker}/report.json"], "cannot write to {blocker}: {blocker} is not a folder"),
+    (["--stroke-scale", "0"], "--stroke-scale 0.0: must be between 0.25 and 8"),
+    (["--stroke-scale", "nan"], "--stroke-scale nan: must be between 0.25 and 8"),
 ])
 def test_bad_arguments_and_unwritable_outputs_are_one_line(folders, tmp_path, capsys, argument, message):
     blocker = tmp_path / "blocker"
