@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
-from nst_ff.infer.clips import is_video_input, stylize_clips
+from nst_ff.infer.clips import MAX_BATCH_SIZE, is_video_input, stylize_clips
 from nst_ff.infer.export_cache import ExportedNetwork, cached_export, can_accelerate
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.openvino_model import OpenVinoNetwork, openvino_installed
@@ -28,7 +28,7 @@ from nst_ff.infer.stylizer import SHEET_COLUMNS, Painting, Report, Stylizer
 from nst_ff.io.config import loss_config
 from nst_ff.io.images import MAX_PIXELS, STDIO
 from nst_ff.io.paths import check_output, check_writable
-from nst_ff.model.checkpoint import export, load_checkpoint, training_record
+from nst_ff.model.checkpoint import CheckpointError, export, load_checkpoint, training_record
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.infer.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
@@ -37,7 +37,8 @@ CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "
 # Pillow's decompression-bomb limit of pixels (MAX_PIXELS, checked again per photo after resizing).
 MAX_SIDE = math.isqrt(MAX_PIXELS)
 LIMITS = (("--size", "size", 1, MAX_SIDE), ("--max-size", "max_size", 1, 10**6),
-          ("--batch-size", "batch_size", 1, 256), ("--workers", "workers", 0, 64), ("--tile", "tile", 0, 8192))
+          ("--batch-size", "batch_size", 1, MAX_BATCH_SIZE), ("--workers", "workers", 0, 64),
+          ("--tile", "tile", 0, 8192))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,9 +264,8 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
                         args.stroke_scale)
     report = Report(plan.sheet_columns, plan.dump, args.json,
                     log=sys.stderr if args.output == STDIO else sys.stdout)  # stdout may carry the PNG
-    dtype = torch.float32 if isinstance(network, ExportedNetwork) else network_dtype(args)
-    stylizer = Stylizer(network, style_names, plan.choices, plan.device, dtype, painting, report,
-                        compile=args.compile)
+    stylizer = Stylizer(network, style_names, plan.choices, plan.device, network_dtype(args, network), painting,
+                        report, compile=args.compile)
     try:
         done, errors = stylizer.run(plan.photos, plan.batches)
     finally:
@@ -276,10 +276,11 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     return 0
 
 
-def network_dtype(args) -> torch.dtype:
-    """The precision of the tensors the network takes: an ONNX model takes float32 (OpenVINO may compute in
-    bf16 inside)."""
-    return torch.float32 if is_onnx(args.ckpt) else PRECISIONS[args.precision or "fp32"]
+def network_dtype(args, network=None) -> torch.dtype:
+    """The precision of the tensors the network takes: an ONNX model or a cached export takes float32
+    (OpenVINO may compute in bf16 inside)."""
+    exported = is_onnx(args.ckpt) or isinstance(network, ExportedNetwork)
+    return torch.float32 if exported else PRECISIONS[args.precision or "fp32"]
 
 
 def accelerate(args, device: torch.device, network, style_names: list[str], description: dict):
@@ -288,10 +289,16 @@ def accelerate(args, device: torch.device, network, style_names: list[str], desc
     --temporal norms) or a precision OpenVINO has not (fp16)."""
     needs_torch = (args.compile or args.tile or args.activations or args.precision == "fp16"
                    or args.temporal == "norms")
-    if args.backend != "auto" or device.type != "cpu" or needs_torch or not can_accelerate():
+    if is_onnx(args.ckpt) or args.backend != "auto" or device.type != "cpu" or needs_torch or not can_accelerate():
         return network
     path = cached_export(args.ckpt, network, style_names, description)
-    return network if path is None else ExportedNetwork(OpenVinoNetwork(path, args.precision), network)
+    if path is None:
+        return network
+    try:
+        return ExportedNetwork(OpenVinoNetwork(path, args.precision), network)
+    except CheckpointError as error:  # a cache file damaged since it was written
+        print(f"running {args.ckpt} in PyTorch: {error}; delete {path} to export again", file=sys.stderr)
+        return network
 
 
 def choose_backend(args) -> str:
@@ -333,10 +340,8 @@ def refuse_torch_only(args, backend: str) -> None:
 def stylize_video(args, network, style_names: list[str], description: dict) -> int:
     device = pick_device(args.device, args.precision, network)
     choices = choose_styles(args, style_names)[0]
-    if not is_onnx(args.ckpt):
-        network = accelerate(args, device, network, style_names, description)
-    dtype = torch.float32 if isinstance(network, ExportedNetwork) else network_dtype(args)
-    return stylize_clips(args, network, choices, device, dtype, onnx=is_onnx(args.ckpt))
+    network = accelerate(args, device, network, style_names, description)
+    return stylize_clips(args, network, choices, device, network_dtype(args, network), onnx=is_onnx(args.ckpt))
 
 
 def run(args) -> int:
@@ -363,9 +368,7 @@ def run(args) -> int:
         save(args.export, network, style_names, training_record(description))
     if plan is None:
         return 0
-    if not is_onnx(args.ckpt):
-        network = accelerate(args, plan.device, network, style_names, description)
-    return execute(plan, args, network, style_names)
+    return execute(plan, args, accelerate(args, plan.device, network, style_names, description), style_names)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from nst_ff.io.paths import check_output
 # at least one; a 1080p clip goes one frame at a time, 360p eight at a time.
 BATCH_PIXELS = 2_000_000
 MAX_BATCH_FRAMES = 8
-MAX_BATCH_SIZE = 256  # --batch-size, as for photos
+MAX_BATCH_SIZE = 256  # --batch-size of photos and clips: a batch is held in memory at once
 MAX_CRF = 63  # the largest constant-quality value of libx264 in 10 bits and of libvpx-vp9
 
 
@@ -108,7 +108,7 @@ def check_video_args(args, onnx: bool) -> None:
         raise UsageError(f"--crf {args.crf}: must be between 0 and {MAX_CRF}")
     if not 0 <= args.strength <= 1:
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
-    if not 1 <= args.batch_size <= MAX_BATCH_SIZE:  # a batch of frames is held in memory at once
+    if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size {args.batch_size}: must be between 1 and {MAX_BATCH_SIZE}")
     if args.temporal == "norms" and args.tile:
         raise UsageError("--tile normalises whole frames tile by tile and cannot keep running statistics; "

@@ -1,6 +1,6 @@
 """A .ckpt or .pt run on OpenVINO by default on the CPU: its ONNX export is made once, kept in the user's cache
-under the checkpoint's SHA-256, and compiled by OpenVINO on every later run in under a second. On a CPU with
-AMX that is 0.1-0.2x fast_neural_style's time against 0.7-1.1x for the PyTorch network eager (BENCHMARKS.md,
+under the SHA-256 of its weights and styles, and compiled by OpenVINO on every later run in under a second. On a
+CPU with AMX that is 0.1-0.2x fast_neural_style's time against 0.7-1.1x for the PyTorch network eager (BENCHMARKS.md,
 "The default CPU path"). The PyTorch network stays loaded for what only it can do: tiles of very large photos.
 
 NST_FF_EXPORT_CACHE names the cache folder (default $XDG_CACHE_HOME/nst_ff/exports, else ~/.cache/nst_ff/exports);
@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 
 from nst_ff.infer.onnx_model import export_onnx
+from nst_ff.io import jsonfile
 from nst_ff.model.checkpoint import training_record
+from nst_ff.model.schema import weights_digest
 
 CACHE_VARIABLE = "NST_FF_EXPORT_CACHE"
 # Part of the cache key: a new exporter (torch) or a change of the export's format makes a new file.
@@ -40,20 +42,15 @@ def can_accelerate() -> bool:
     return cache_folder() is not None and all(importlib.util.find_spec(name) for name in wanted)
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cached_export(ckpt: str | os.PathLike, network, style_names: list[str], description: dict) -> Path | None:
     """The .onnx export of `ckpt` from the cache, made there first if missing; None (the caller stays in PyTorch)
     when the cache cannot be written or the exporter fails, each said in one warning line."""
     folder = cache_folder()
-    key = hashlib.sha256(f"{file_digest(Path(ckpt))} {torch.__version__} {EXPORT_FORMAT}".encode()).hexdigest()
-    path = folder / f"{Path(ckpt).stem}-{key[:20]}.onnx"
+    # Keyed by what the export holds, not by the file: a .ckpt and the .pt exported from it share one entry.
+    what = [weights_digest(network.state_dict()), network.constructor_args(), style_names, torch.__version__,
+            EXPORT_FORMAT]
+    key = hashlib.sha256(jsonfile.dumps(what).encode()).hexdigest()
+    path = folder / f"{key[:24]}.onnx"
     if path.is_file():
         return path
     print(f"exporting {ckpt} for OpenVINO, once: kept in {folder} ({CACHE_VARIABLE}=off: stay in PyTorch)",

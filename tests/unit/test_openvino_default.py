@@ -64,7 +64,7 @@ def test_auto_exports_once_into_the_cache_and_runs_on_openvino(checkpoint, photo
     monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(cache))
     first = stylize_beta(checkpoint, photo, tmp_path / "first.png")
     assert "exporting" in capsys.readouterr().err
-    [made] = list(cache.glob("net-*.onnx"))
+    [made] = list(cache.glob("*.onnx"))
     stamp = made.stat().st_mtime_ns
     again = stylize_beta(checkpoint, photo, tmp_path / "again.png")
     assert "exporting" not in capsys.readouterr().err and made.stat().st_mtime_ns == stamp  # read, not made again
@@ -94,6 +94,28 @@ def test_unwritable_cache_says_so_and_stays_in_pytorch(checkpoint, photo, in_pyt
     assert np.array_equal(stylize_beta(checkpoint, photo, tmp_path / "out.png"), in_pytorch)
     err = capsys.readouterr().err
     assert f"running {checkpoint} in PyTorch: its export to {tmp_path / 'cache'} failed" in err, err
+
+
+def test_damaged_cache_file_says_which_and_stays_in_pytorch(checkpoint, photo, in_pytorch, tmp_path, monkeypatch,
+                                                            capsys):
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    stylize_beta(checkpoint, photo, tmp_path / "first.png")
+    [made] = list((tmp_path / "cache").glob("*.onnx"))
+    made.write_bytes(made.read_bytes()[:200])  # cut short, as a failing disk would leave it
+    capsys.readouterr()
+    assert np.array_equal(stylize_beta(checkpoint, photo, tmp_path / "out.png"), in_pytorch)
+    err = capsys.readouterr().err
+    assert f"running {checkpoint} in PyTorch" in err and f"delete {made} to export again" in err, err
+    assert err.count("\n") == 1
+
+
+def test_a_file_and_its_export_share_one_cache_entry(checkpoint, photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", "off")
+    assert run("--ckpt", checkpoint, "--export", tmp_path / "again.pt") == 0  # same weights, another file
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    stylize_beta(checkpoint, photo, tmp_path / "a.png")
+    stylize_beta(tmp_path / "again.pt", photo, tmp_path / "b.png")
+    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
 
 
 def test_large_photos_are_tiled_by_the_pytorch_network_behind_the_export(checkpoint, photo, tmp_path, monkeypatch):
