@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every GPU figure SPEC.md asks, in one run of under 8 minutes on one NVIDIA GPU: training steps/s at batch 16,
 # 256 px, bf16 with its peak memory; stylize images/s at 1024 px, batch 8: bf16 eager and compiled, and the
-# ONNX export on ONNX Runtime CUDA (fp32, when onnxruntime-gpu is installed). Writes OUT/gpu.json and
-# OUT/gpu.md (one markdown table for BENCHMARKS.md).
+# ONNX export on ONNX Runtime CUDA (fp32, when onnxruntime-gpu is installed); video frames/s at 1080p of the
+# shipped model (checkpoints/ready12.pt) in bf16, one frame at a time as stylize.py paints 1080p clips, for each
+# --temporal mode (the flow blend runs on the CPU), with its peak memory. Writes OUT/gpu.json and OUT/gpu.md (one
+# markdown table for BENCHMARKS.md).
 #
 #   bash benchmarks/gpu.sh                  # on a GPU machine; OUT is benchmarks/results/gpu
 #   bash benchmarks/gpu.sh --dry-run        # on the CPU at tiny sizes: checks that every step runs (seconds)
@@ -11,6 +13,9 @@
 # Offline machines: the photos and paintings default to ../shared/assets when present, else demo/; the VGG
 # weights to $NST_FF_VGG_WEIGHTS, else random weights (speed does not depend on them).
 set -euo pipefail
+vgg=${NST_FF_VGG_WEIGHTS:-random}
+# A relative $NST_FF_VGG_WEIGHTS names a file from the caller's directory, as for every nst_ff command.
+if [ -e "$vgg" ]; then vgg=$(realpath "$vgg"); fi
 cd "$(dirname "$0")/.."
 out=benchmarks/results/gpu
 dry=0
@@ -23,20 +28,27 @@ while [ $# -gt 0 ]; do
     shift
 done
 mkdir -p "$out"
+# The video step's flow blend needs OpenCV: refuse at once rather than after the other steps.
+python -c "import cv2" 2>/dev/null \
+    || { echo 'gpu.sh: error: the video step needs OpenCV: pip install -e ".[video]"' >&2; exit 2; }
 
 assets=../shared/assets
 content=$assets/content/coco128; styles=$assets/styles
 [ -d "$content" ] || content=demo/content
 [ -d "$styles" ] || styles=demo/styles
-vgg=${NST_FF_VGG_WEIGHTS:-random}
-note="training photos $content, paintings $styles, VGG weights $vgg"
+# The video's yardstick needs the painting of the style painted, and demo/styles has no candy.
+video_style=candy
+[ -f "$styles/candy.jpg" ] || video_style=starry_night
+photo=demo/content/chelsea.jpg  # one clip (a pan over it): the zoom would paint at the same speed
+note="training photos $content, paintings $styles, VGG weights $vgg; video: a pan over $photo in $video_style"
 
 if [ "$dry" = 1 ]; then
     train=(--accelerator cpu --precision bf16-mixed --batch-size 2 --size 32 --style-size 32 --steps 1 --warmup 1
            --num-workers 0)
     stylize=(--device cpu --sizes 32 --batch-sizes 2 --precisions bf16 --compile off --warmup 1 --min-time 0
              --min-iters 1)
-    backend=both vgg=random
+    video=(--device cpu --height 32 --frames 3)
+    backend=both
     note="dry run on the CPU at tiny sizes (figures meaningless); $note"
 else
     python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" \
@@ -44,6 +56,7 @@ else
     train=(--accelerator gpu --precision bf16-mixed --batch-size 16 --size 256 --style-size 256 --steps 60
            --warmup 10 --num-workers 8)
     stylize=(--device cuda --sizes 1024 --batch-sizes 8 --precisions bf16 --compile both --warmup 3 --min-time 5)
+    video=(--device cuda --height 1080 --frames 24)
     # ONNX Runtime without its CUDA provider would quietly run on the CPU: leave its row out instead.
     if python -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())"
     then backend=both
@@ -53,8 +66,10 @@ else
 fi
 
 # Each step bounded so that the whole run stays under 8 minutes even if one of them hangs.
-timeout 200 python benchmarks/bench_train.py "${train[@]}" --content-dir "$content" --style-dir "$styles" \
+timeout 170 python benchmarks/bench_train.py "${train[@]}" --content-dir "$content" --style-dir "$styles" \
     --vgg-weights "$vgg" --json "$out/train.json"
-timeout 240 python benchmarks/bench_stylize.py "${stylize[@]}" --backend "$backend" --json "$out/stylize.json"
-python benchmarks/gpu_report.py "$out/train.json" "$out/stylize.json" --note "$note" \
+timeout 210 python benchmarks/bench_stylize.py "${stylize[@]}" --backend "$backend" --json "$out/stylize.json"
+timeout 90 python benchmarks/bench_video.py "${video[@]}" --ckpt checkpoints/ready12.pt --style "$video_style" \
+    --styles "$styles" --photos "$photo" --batch 1 --vgg-weights "$vgg" --json "$out/video.json"
+python benchmarks/gpu_report.py "$out/train.json" "$out/stylize.json" "$out/video.json" --note "$note" \
     --json "$out/gpu.json" --markdown "$out/gpu.md"

@@ -1,7 +1,7 @@
-"""One JSON and one markdown table from gpu.sh's benchmark reports: training steps/s and peak memory, and
-stylize images/s per backend, with the GPU's name.
+"""One JSON and one markdown table from gpu.sh's benchmark reports: training steps/s and peak memory, stylize
+images/s per backend, and video frames/s per --temporal mode, with the GPU's name.
 
-    python benchmarks/gpu_report.py train.json stylize.json --json gpu.json --markdown gpu.md
+    python benchmarks/gpu_report.py train.json stylize.json video.json --json gpu.json --markdown gpu.md
 """
 
 import argparse
@@ -16,22 +16,28 @@ HEADER = "| figure | backend | precision | compile | size | batch | per second |
 
 
 def rows(report: dict) -> list[str]:
-    """Markdown rows: steps/s for a training report, images/s for a stylize report."""
+    """Markdown rows: steps/s for a training report, images/s for a stylize report, frames/s for a video report."""
     lines = []
     for r in report["results"]:
         if report["benchmark"] == "train":
             cells = ["training steps/s", "torch", r["precision"], "on" if r["compile"] else "off", r["size"],
                      r["batch"], f"{r['steps_per_s']:.2f}", f"{r['peak_memory_mb']:.0f}"]
-        else:
+        elif report["benchmark"] == "stylize":
             cells = ["stylize images/s", r["backend"], r["precision"], r["compile"] or "-", r["size"], r["batch"],
                      f"{r['images_per_s']:.2f}", f"{r['peak_memory_mb']:.0f}"]
+        else:  # video: the network, then (flow and on) OpenCV's flow blend on the CPU, as stylize.py paints clips
+            peak = r["peak_memory_mb"]  # CUDA only
+            cells = [f"video frames/s, --temporal {r['mode']}",
+                     "torch + CPU flow" if r["mode"] in ("flow", "on") else "torch", report["precision"], "-",
+                     f"{report['args']['height']}p", report["args"]["batch"], f"{r['fps']:.2f}",
+                     "-" if peak is None else f"{peak:.0f}"]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reports", nargs="+", help="JSON files of bench_train.py and bench_stylize.py")
+    parser.add_argument("reports", nargs="+", help="JSON files of bench_train.py, bench_stylize.py and bench_video.py")
     parser.add_argument("--note", default="", help="a line under the table (what was skipped, and why)")
     parser.add_argument("--json", required=True)
     parser.add_argument("--markdown", required=True)

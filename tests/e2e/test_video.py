@@ -266,12 +266,19 @@ def test_bench_video_runs_end_to_end(tmp_path, ckpt, image_dirs):
     frames, motion = bench_video.synthetic_clip(photos[0], "pan", 4, 32)
     identity = torch.eye(2, 3).expand(len(motion), 2, 3)
     assert bench_video.warping_error(frames, motion) < bench_video.warping_error(frames, identity)  # true motion
+    clip = make_clip(tmp_path / "phone.mp4", frames=6, size=(64, 48), pan=2)
     assert bench_video.main(["--ckpt", str(ckpt), "--style", "beta", "--styles", str(styles), "--photos",
-                             *map(str, photos), "--height", "32", "--frames", "11", "--vgg-weights", "random",
-                             "--strip", str(tmp_path / "strip.png"), "--json", str(tmp_path / "video.json")]) == 0
+                             *map(str, photos), "--clips", str(clip), "--height", "32", "--frames", "11",
+                             "--vgg-weights", "random", "--strip", str(tmp_path / "strip.png"),
+                             "--json", str(tmp_path / "video.json")]) == 0
     rows = json.loads((tmp_path / "video.json").read_text())["results"]
-    assert [row["mode"] for row in rows] == list(bench_video.MODES) * 2
-    assert all(row["warping_error"] > 0 and row["fps"] > 0 for row in rows)
+    assert [row["mode"] for row in rows] == list(bench_video.MODES) * 3
+    synthetic, real = rows[:8], rows[8:]
+    assert all(row["warping_error"] > 0 and row["flow_warping_error"] > 0 and row["fps"] > 0 for row in synthetic)
+    # a real clip has no true motion: its warping error is the estimated flow's alone (6 frames at 32 px high)
+    assert real[0]["clip"] == "clip phone 42x32"
+    assert all(row["warping_error"] is None and row["flow_warping_error"] > 0 for row in real)
+    assert real[0]["relative_flow_warping_error"] == 1
     assert (tmp_path / "strip.png").is_file()
 
 
