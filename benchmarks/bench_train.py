@@ -27,6 +27,7 @@ from nst_ff.loss.perceptual import PerceptualLoss  # noqa: E402
 from nst_ff.model.transformer import StyleTransferNetwork  # noqa: E402
 from nst_ff.train.data import ContentImages, StyleTransferDataModule  # noqa: E402
 from nst_ff.train.module import Monitor, Styles, StyleTransferModule  # noqa: E402
+from nst_ff.train.precision import resolve_precision  # noqa: E402
 
 COLUMNS = [
     ("device", "device", ""), ("precision", "precision", ""), ("batch", "batch", "d"), ("size", "size", "d"),
@@ -74,7 +75,8 @@ def parse_args(argv):
                         "the first timed step starts when the last warm-up step ends (default 2)")
     parser.add_argument("--num-workers", type=int, default=2, help="data loader processes (default 2)")
     parser.add_argument("--accelerator", default="cpu", help="cpu or gpu (default cpu)")
-    parser.add_argument("--precision", default="32-true", help="Lightning precision: 32-true, bf16-mixed, ...")
+    parser.add_argument("--precision", default="auto", help="Lightning precision: 32-true, bf16-mixed, ..., or auto "
+                        "(as training: bf16-mixed where the hardware computes in bf16; the default)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier of the network")
@@ -94,24 +96,38 @@ def parse_args(argv):
 
 
 def step_phases(args, data) -> dict:
-    """ms per phase of nst_ff's and the peer's step on the same batches, and photos/s of one data worker."""
+    """ms per phase of nst_ff's and the peer's step on the same batches, and photos/s of one data worker.
+    With bf16-mixed, nst_ff in float32 and the peer under the same bf16 autocast too, for a like-for-like ratio
+    beside the one against the peer's own (float32) step."""
     vgg_weights = loss_config(vgg_weights=args.vgg_weights)["vgg"]["weights"]
     dataset = ContentImages(data.content_paths, args.size)
     photos = [dataset[i % len(dataset)] for i in range(args.batch_size * (args.warmup + args.steps))]
     batches = list(torch.stack(photos).split(args.batch_size))
-    phases = {"nst_ff": breakdown(nst_ff_step(data.style_images, vgg_weights), batches, args.warmup),
-              "fast_neural_style": breakdown(peer_step(data.style_images[0], vgg_weights), batches, args.warmup)}
-    print(f"\n{'ms per step':<18}" + "".join(f"{phase:>11}" for phase in (*PHASES, "total")))
+    bf16 = args.precision.startswith("bf16")
+    steps = {"nst_ff": nst_ff_step(data.style_images, vgg_weights, bf16)}
+    if bf16:
+        steps["nst_ff fp32"] = nst_ff_step(data.style_images, vgg_weights)
+    steps["fast_neural_style"] = peer_step(data.style_images[0], vgg_weights)
+    if bf16:
+        steps["fast_neural_style bf16"] = peer_step(data.style_images[0], vgg_weights, bf16=True)
+    phases = {name: breakdown(step, batches, args.warmup) for name, step in steps.items()}
+    print(f"\n{'ms per step':<24}" + "".join(f"{phase:>11}" for phase in (*PHASES, "total")))
     for name, row in phases.items():
-        print(f"{name:<18}" + "".join(f"{row[phase]:11.0f}" for phase in (*PHASES, "total")))
-    ratio = phases["nst_ff"]["total"] / phases["fast_neural_style"]["total"]
+        print(f"{name:<24}" + "".join(f"{row[phase]:11.0f}" for phase in (*PHASES, "total")))
+    ratios = {"ratio": phases["nst_ff"]["total"] / phases["fast_neural_style"]["total"]}
+    if bf16:
+        ratios["ratio_fp32"] = phases["nst_ff fp32"]["total"] / phases["fast_neural_style"]["total"]
+        ratios["ratio_bf16"] = phases["nst_ff"]["total"] / phases["fast_neural_style bf16"]["total"]
     rate = data_rate(data.content_paths, args.size, max(8, 4 * args.batch_size))
-    print(f"nst_ff / fast_neural_style: {ratio:.2f}x; data pipeline: {rate:.1f} photos/s per worker")
-    return {**phases, "ratio": ratio, "data_photos_per_s_per_worker": rate}
+    print(f"nst_ff ({args.precision}) / fast_neural_style's own step: {ratios['ratio']:.2f}x" +
+          (f"; both fp32 {ratios['ratio_fp32']:.2f}x, both bf16 {ratios['ratio_bf16']:.2f}x" if bf16 else "") +
+          f"; data pipeline: {rate:.1f} photos/s per worker")
+    return {**phases, **ratios, "data_photos_per_s_per_worker": rate}
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.precision = resolve_precision(args.precision, args.accelerator)
     if args.threads:
         torch.set_num_threads(args.threads)
     L.seed_everything(0, verbose=False)

@@ -17,8 +17,9 @@ from nst_ff.train.data import ContentImages
 PHASES = ("network", "loss", "backward", "optimizer")
 
 
-def nst_ff_step(style_images: list[torch.Tensor], vgg_weights: str):
-    """(step function of a batch, returning {phase: seconds}): nst_ff's network and loss, each photo a random style."""
+def nst_ff_step(style_images: list[torch.Tensor], vgg_weights: str, bf16: bool = False):
+    """(step function of a batch, returning {phase: seconds}): nst_ff's network and loss, each photo a random style;
+    `bf16`: forward and loss under bf16 autocast, as Lightning's bf16-mixed runs them."""
     network = StyleTransferNetwork(len(style_images)).train()
     loss = PerceptualLoss(**loss_config(vgg_weights=vgg_weights))
     loss.set_style_targets(style_images)
@@ -27,19 +28,19 @@ def nst_ff_step(style_images: list[torch.Tensor], vgg_weights: str):
     def step(images):
         weights = one_hot(torch.randint(len(style_images), (len(images),)), len(style_images))
         return timed_phases(lambda: network(images, weights), lambda out: loss(out, images, weights)["total"],
-                            optimizer)
+                            optimizer, bf16)
 
     return step
 
 
-def peer_step(style_image: torch.Tensor, vgg_weights: str):
-    """The same for fast_neural_style: one style, its 0-255 scale, its loss weights."""
+def peer_step(style_image: torch.Tensor, vgg_weights: str, bf16: bool = False):
+    """The same for fast_neural_style: one style, its 0-255 scale, its loss weights (its own script: float32)."""
     network = TransformerNet().train()
     loss = PeerLoss(vgg16_features(vgg_weights), style_image)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
 
     def step(images):
-        return timed_phases(lambda: network(images * 255), lambda out: loss(out, images * 255), optimizer)
+        return timed_phases(lambda: network(images * 255), lambda out: loss(out, images * 255), optimizer, bf16)
 
     return step
 
@@ -54,12 +55,13 @@ def vgg16_features(weights: str) -> torch.nn.Sequential:
     return features
 
 
-def timed_phases(forward, loss_of, optimizer) -> dict[str, float]:
+def timed_phases(forward, loss_of, optimizer, bf16: bool = False) -> dict[str, float]:
     times, start = {}, time.perf_counter()
-    out = forward()
-    times["network"] = time.perf_counter() - start
-    total = loss_of(out)
-    times["loss"] = time.perf_counter() - start - times["network"]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = forward()
+        times["network"] = time.perf_counter() - start
+        total = loss_of(out)
+        times["loss"] = time.perf_counter() - start - times["network"]
     total.backward()
     times["backward"] = time.perf_counter() - start - times["network"] - times["loss"]
     optimizer.step()

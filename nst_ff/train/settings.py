@@ -10,6 +10,7 @@ from nst_ff.errors import NstError
 from nst_ff.io.paths import name_problem
 from nst_ff.model.checkpoint import CheckpointError, read_checkpoint
 from nst_ff.model.schema import MAX_STYLE_SIZE
+from nst_ff.train.precision import PRECISIONS
 from nst_ff.train.run_folder import REPLACED, restore_or_drop
 
 STYLE_SAMPLINGS = ("balanced", "uniform")
@@ -71,6 +72,8 @@ def check_settings(cfg: DictConfig) -> None:
         raise SettingsError(f"style_sampling={cfg.style_sampling}: choose one of {', '.join(STYLE_SAMPLINGS)}")
     if not isinstance(cfg.overwrite, bool):
         raise SettingsError(f"overwrite={cfg.overwrite}: must be true or false")
+    if str(cfg.trainer.precision) not in PRECISIONS:
+        raise SettingsError(f"trainer.precision={cfg.trainer.precision}: choose one of {', '.join(PRECISIONS)}")
 
 
 def check_given(cfg: DictConfig) -> None:

@@ -24,6 +24,7 @@ from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, Interrupted
 from nst_ff.train.data import load_styles
 from nst_ff.train.finetune import add_styles, read_base
 from nst_ff.train.module import Monitor, Styles, StyleTransferModule
+from nst_ff.train.precision import resolve_precision
 from nst_ff.train.recipe import Recipe
 from nst_ff.train.run_folder import locked, restore_or_drop, set_aside
 from nst_ff.train.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
@@ -64,6 +65,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def train(cfg: DictConfig) -> Path:
     """Fit a network as `cfg` says; returns the path of the last checkpoint."""
     check_settings(cfg)
+    cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     # Relative paths name files in the directory the command was typed in, even where Hydra changes directory.
     absolute_paths(cfg, hydra.utils.get_original_cwd() if HydraConfig.initialized() else os.getcwd())
     # One process per run folder: DDP's other ranks are the same run (rank 0 holds the lock and the folder).
@@ -79,8 +81,8 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     base = read_base(cfg.finetune_from) if cfg.finetune_from else None
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare()  # bad folders and style images fail here, before any training
-    log.info("%d content images, %d styles: %s", len(datamodule.content_paths),
-             len(datamodule.style_names), ", ".join(datamodule.style_names))
+    log.info("%d content images, %d styles: %s; precision %s", len(datamodule.content_paths),
+             len(datamodule.style_names), ", ".join(datamodule.style_names), cfg.trainer.precision)
     network = build_network(cfg, base, datamodule.style_names, ckpt_path)
     module = build_module(cfg, network, base, datamodule)
     stop = GracefulStop()

@@ -36,6 +36,8 @@ BAD_SETTINGS = {
     "model.alpha=0": "model.alpha=0: must be a number > 0",
     "style_sampling=roundrobin": "style_sampling=roundrobin: choose one of balanced, uniform",
     "overwrite=yes please": "overwrite=yes please: must be true or false",
+    "trainer.precision=fp8": "trainer.precision=fp8: choose one of auto, 32-true, bf16-mixed, 16-mixed, bf16-true, "
+                             "16-true, 64-true, 32, 16, bf16, 64",
 }
 
 
