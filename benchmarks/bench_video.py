@@ -185,8 +185,8 @@ def clip_rows(name: str, painted: dict[str, tuple], motion: torch.Tensor | None,
         row = {"clip": name, "mode": mode, "fps": fps, "flow_warping_error": flow_warping_error(outputs, flows),
                "warping_error": warping_error(outputs, motion) if motion is not None else None}
         rows.append(row | quality_of(outputs))
-        print(f"{name} {mode}: warping error {row['warping_error'] or 0:.3f}, from DIS flow "
-              f"{row['flow_warping_error']:.3f}", file=sys.stderr)
+        exact = "-" if motion is None else f"{row['warping_error']:.3f}"
+        print(f"{name} {mode}: warping error {exact}, from DIS flow {row['flow_warping_error']:.3f}", file=sys.stderr)
     for row in rows:
         if motion is not None:
             row["relative_warping_error"] = row["warping_error"] / rows[0]["warping_error"]

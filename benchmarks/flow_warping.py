@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import torch
 
+from nst_ff.infer.temporal import SceneCuts
+
 CONSISTENCY = 0.01  # |forward + backward|^2 <= CONSISTENCY * (|forward|^2 + |backward|^2) + 0.5 (Sundaram et al.)
 
 
@@ -29,30 +31,32 @@ def _remap(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 def trusted_backward_flows(frames: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
     """For frames 1..T-1 of `frames` [T, 3, H, W]: (flow [H, W, 2] to where each pixel was in the previous frame,
-    mask [H, W] of the pixels whose flow passes the forward-backward check and stays inside the frame)."""
+    mask [H, W] of the pixels whose flow passes the forward-backward check and stays inside the frame; none for a
+    frame that starts a new scene)."""
+    # A cut passes the consistency check on flat areas: the colour-histogram detector of --temporal finds it.
+    starts = SceneCuts()(frames)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     grays = [_gray(frame) for frame in frames]
     height, width = grays[0].shape
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     flows = []
-    for previous, current in zip(grays[:-1], grays[1:], strict=True):
+    for previous, current, start in zip(grays[:-1], grays[1:], starts[1:], strict=True):
         backward = dis.calc(current, previous, None)  # current pixel -> previous frame
         forward = dis.calc(previous, current, None)  # previous pixel -> current frame
-        round_trip = backward + _remap(forward, backward)  # ~0 where the two flows agree
-        bound = CONSISTENCY * ((backward ** 2).sum(-1) + (_remap(forward, backward) ** 2).sum(-1)) + 0.5
+        forward_there = _remap(forward, backward)  # the forward flow at where each pixel came from
+        round_trip = backward + forward_there  # ~0 where the two flows agree
+        bound = CONSISTENCY * ((backward ** 2).sum(-1) + (forward_there ** 2).sum(-1)) + 0.5
         x, y = grid_x + backward[..., 0], grid_y + backward[..., 1]
         inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-        flows.append((backward, ((round_trip ** 2).sum(-1) <= bound) & inside))
+        flows.append((backward, ((round_trip ** 2).sum(-1) <= bound) & inside & (not start)))
     return flows
 
 
 def flow_warping_error(outputs: torch.Tensor, flows: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean over frames of the squared difference between each output [T, 3, H, W] and the previous output
     moved along the input's flow, over the trusted pixels, times 1000 (the scale of bench_video's true-motion
-    error)."""
+    error). Frames with no trusted pixel (a scene cut) say nothing about flicker and are left out; NaN if all are."""
     images = outputs.clamp(0, 1).permute(0, 2, 3, 1).float().contiguous().numpy()
-    errors = []
-    for t, (flow, mask) in enumerate(flows, start=1):
-        difference = ((images[t] - _remap(images[t - 1], flow)) ** 2).mean(-1)
-        errors.append(difference[mask].mean() if mask.any() else 0.0)
-    return 1000 * float(np.mean(errors))
+    errors = [((images[t] - _remap(images[t - 1], flow)) ** 2).mean(-1)[mask].mean()
+              for t, (flow, mask) in enumerate(flows, start=1) if mask.any()]
+    return 1000 * float(np.mean(errors)) if errors else float("nan")

@@ -65,11 +65,20 @@ else
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 fi
 
-# Each step bounded so that the whole run stays under 8 minutes even if one of them hangs.
+# Each step bounded so that the whole run stays under 8 minutes even if one of them hangs; a step that fails or
+# runs out of time is named in the note, and the others' figures are still reported (GPU time is scarce).
+rm -f "$out/train.json" "$out/stylize.json" "$out/video.json"
+failed=()
 timeout 170 python benchmarks/bench_train.py "${train[@]}" --content-dir "$content" --style-dir "$styles" \
-    --vgg-weights "$vgg" --json "$out/train.json"
-timeout 210 python benchmarks/bench_stylize.py "${stylize[@]}" --backend "$backend" --json "$out/stylize.json"
+    --vgg-weights "$vgg" --json "$out/train.json" || failed+=("training (exit $?)")
+timeout 210 python benchmarks/bench_stylize.py "${stylize[@]}" --backend "$backend" --json "$out/stylize.json" \
+    || failed+=("stylize (exit $?)")
 timeout 90 python benchmarks/bench_video.py "${video[@]}" --ckpt checkpoints/ready12.pt --style "$video_style" \
-    --styles "$styles" --photos "$photo" --batch 1 --vgg-weights "$vgg" --json "$out/video.json"
-python benchmarks/gpu_report.py "$out/train.json" "$out/stylize.json" "$out/video.json" --note "$note" \
-    --json "$out/gpu.json" --markdown "$out/gpu.md"
+    --styles "$styles" --photos "$photo" --batch 1 --vgg-weights "$vgg" --json "$out/video.json" \
+    || failed+=("video (exit $?)")
+reports=()
+for report in train stylize video; do [ -f "$out/$report.json" ] && reports+=("$out/$report.json"); done
+[ ${#failed[@]} -eq 0 ] || note="$note; FAILED (124: out of time): ${failed[*]}"
+[ ${#reports[@]} -gt 0 ] || { echo "gpu.sh: error: every step failed: ${failed[*]}" >&2; exit 1; }
+python benchmarks/gpu_report.py "${reports[@]}" --note "$note" --json "$out/gpu.json" --markdown "$out/gpu.md"
+[ ${#failed[@]} -eq 0 ]

@@ -276,7 +276,7 @@ def execute(plan: Plan, args, network, style_names: list[str]) -> int:
     return 0
 
 
-def network_dtype(args, network=None) -> torch.dtype:
+def network_dtype(args, network) -> torch.dtype:
     """The precision of the tensors the network takes: an ONNX model or a cached export takes float32
     (OpenVINO may compute in bf16 inside)."""
     exported = is_onnx(args.ckpt) or isinstance(network, ExportedNetwork)

@@ -64,7 +64,11 @@ class OpenVinoNetwork:
             config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = core.compile_model(model, "CPU", config)
+        try:
+            self.compiled = core.compile_model(model, "CPU", config)
+        except RuntimeError as error:  # a graph it reads but cannot build (a damaged or foreign file)
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise CheckpointError(f"OpenVINO cannot compile {self.path}: {first_line}") from None
         # What it computes in: f32 or bf16.
         self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.request = self.compiled.create_infer_request()

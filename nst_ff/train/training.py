@@ -65,7 +65,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def train(cfg: DictConfig) -> Path:
     """Fit a network as `cfg` says; returns the path of the last checkpoint."""
     check_settings(cfg)
-    cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    trainer = cfg.trainer
+    trainer.precision = resolve_precision(trainer.precision, trainer.accelerator, trainer.strategy)
     # Relative paths name files in the directory the command was typed in, even where Hydra changes directory.
     absolute_paths(cfg, hydra.utils.get_original_cwd() if HydraConfig.initialized() else os.getcwd())
     # One process per run folder: DDP's other ranks are the same run (rank 0 holds the lock and the folder).

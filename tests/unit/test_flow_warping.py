@@ -23,3 +23,13 @@ def test_estimated_flow_agrees_with_the_true_motion(kind):
     for clip in (frames, flicker):
         assert flow_warping_error(clip, flows) == pytest.approx(bench_video.warping_error(clip, motion), rel=0.2)
     assert flow_warping_error(flicker, flows) > 5 * flow_warping_error(frames, flows)
+
+
+def test_a_scene_cut_is_not_trusted_and_not_counted():
+    pan, _ = bench_video.synthetic_clip(ROOT / "demo" / "content" / "chelsea.jpg", "pan", 3, 72)
+    other, _ = bench_video.synthetic_clip(ROOT / "demo" / "content" / "coffee.jpg", "pan", 3, 72)
+    frames = torch.cat([pan, other])  # a cut between frames 2 and 3
+    flows = trusted_backward_flows(frames)
+    assert not flows[2][1].any() and all(mask.mean() > 0.8 for i, (_, mask) in enumerate(flows) if i != 2)
+    within_shots = [flow_warping_error(shot, trusted_backward_flows(shot)) for shot in (pan, other)]
+    assert flow_warping_error(frames, flows) == pytest.approx(sum(within_shots) / 2, rel=1e-5)

@@ -164,3 +164,17 @@ def test_bad_onnx_file_is_refused_in_one_line(photo, tmp_path, capsys, kind):
     path, message = bad_models(tmp_path)[kind]
     assert run("--ckpt", path, *OPENVINO, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
     assert_one_line_error(capsys, message)
+
+
+def test_a_model_openvino_reads_but_cannot_compile_is_one_line(exported, photo, tmp_path, capsys, monkeypatch):
+    import openvino
+
+    _, model, _ = exported
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("Exception from src/inference/src/cpp/core.cpp:112:\nunsupported layer")
+
+    monkeypatch.setattr(openvino.Core, "compile_model", refuse)
+    assert run("--ckpt", model, *OPENVINO, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
+    assert_one_line_error(capsys, f"OpenVINO cannot compile {model}: Exception from src/inference/src/cpp/core.cpp")
+    assert not (tmp_path / "out").exists()
