@@ -50,7 +50,8 @@ MODES = ("off", "norms", "flow", "on")
 DEFAULT_PATH = "on, OpenVINO"  # the row of --default-path
 COLUMNS = [("clip", "clip", ""), ("mode", "--temporal", ""), ("warping_error", "warp err", ".3f"),
            ("relative_warping_error", "vs off", ".2f"), ("flow_warping_error", "warp err DIS", ".3f"),
-           ("relative_flow_warping_error", "vs off", ".2f"), ("style_gain", "style gain", ".3f"),
+           ("relative_flow_warping_error", "vs off", ".2f"), ("input_flow_warping_error", "input's DIS", ".3f"),
+           ("style_gain", "style gain", ".3f"),
            ("content", "content", ".3f"), ("fps", "frames/s", ".2f")]
 PEAK_COLUMN = ("peak_memory_mb", "peak MB", ".0f")  # CUDA only
 # The precision the network paints in on each device: bf16 on a GPU, as stylize.py --precision bf16 there.
@@ -177,12 +178,18 @@ def paint_exported(exported, row: torch.Tensor, frames: torch.Tensor, batch: int
     return outputs, len(frames) / (time.perf_counter() - started)
 
 
-def clip_rows(name: str, painted: dict[str, tuple], motion: torch.Tensor | None, flows, quality_of) -> list[dict]:
+def clip_rows(name: str, frames: torch.Tensor, painted: dict[str, tuple], motion: torch.Tensor | None, flows,
+              quality_of) -> list[dict]:
     """One row per mode of a clip: its warping errors (true motion, when known, and estimated flow), each against
-    the per-frame mode's, frames per second and quality_of(outputs)."""
+    the per-frame mode's, frames per second and quality_of(outputs). Each row also carries the input frames' own
+    error from the same flow: the change between frames that the flow does not explain (non-rigid motion,
+    motion blur, low frame rates), which the output of a faithful painter shows as well; on a real clip it tells
+    that part from flicker."""
+    input_error = flow_warping_error(frames, flows)
     rows = []
     for mode, (outputs, fps) in painted.items():
         row = {"clip": name, "mode": mode, "fps": fps, "flow_warping_error": flow_warping_error(outputs, flows),
+               "input_flow_warping_error": input_error,
                "warping_error": warping_error(outputs, motion) if motion is not None else None}
         rows.append(row | quality_of(outputs))
         exact = "-" if motion is None else f"{row['warping_error']:.3f}"
@@ -267,7 +274,7 @@ def main(argv=None) -> int:
             painted[DEFAULT_PATH] = paint_exported(exported, choice.weights, frames, args.batch, args.stroke_scale)
         by_mode = {mode: outputs for mode, (outputs, _) in painted.items()}
         name = f"{kind} {path.stem} {frames.shape[-1]}x{frames.shape[-2]}"
-        results += clip_rows(name, painted, motion, flows, partial(quality, yardstick, style_index, frames))
+        results += clip_rows(name, frames, painted, motion, flows, partial(quality, yardstick, style_index, frames))
         for row in results[-len(painted):]:
             row["peak_memory_mb"] = peak_mb
         if kind == "pan" and args.strip:

@@ -7,10 +7,12 @@ output's container cannot hold the input's audio codec). The clip is written to 
 output and moved into place only when complete: an interrupted run leaves nothing behind.
 """
 
+import heapq
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,6 +31,11 @@ DEFAULT_CODEC = "libx264"
 # Clips read as input; anything FFmpeg demuxes would do, this list only tells clips from photos in folders.
 VIDEO_SUFFIXES = (*CONTAINERS, ".avi", ".mpg", ".mpeg", ".ts", ".3gp", ".flv", ".wmv", ".ogv")
 INSTALL_HINT = 'pip install -e ".[video]"'
+# Frames held back to give each its display timestamp: more than any codec's reordering delay (H.264: 16).
+REORDER_DEPTH = 16
+# Frames a container's count may exceed what its decoder gives for an intact clip (an edit list, an
+# undecodable first picture); a truncated clip misses more.
+COUNT_SLACK = 2
 
 
 class VideoError(NstError, ValueError):
@@ -159,6 +166,43 @@ def _audio_stream(output, source_stream):
     return stream, False
 
 
+class DisplayStamps:
+    """Gives decoded frames, which a decoder returns in display order, timestamps that increase.
+
+    Some files label each frame with its decode-order timestamp: an MP4 written without composition offsets, an
+    AVI with packed B-frames (both among OpenCV's sample clips). Their frames come out of the decoder in the right
+    order with stamps out of order, which an encoder refuses. The k-th frame shown gets the k-th smallest stamp
+    among those decoded so far, found within a window of REORDER_DEPTH frames; a clip whose stamps already
+    increase keeps them unchanged."""
+
+    def __init__(self, depth: int = REORDER_DEPTH):
+        self.depth = depth
+        self.waiting = deque()  # decoded frames not yet handed on, in display order
+        self.stamps = []  # a heap of their timestamps
+        self.last = None  # the last stamp handed on
+
+    def __call__(self, frames: Iterable) -> list:
+        """Frames just decoded -> the frames ready to paint, in order, restamped."""
+        for frame in frames:
+            self.waiting.append(frame)
+            if frame.pts is not None:
+                heapq.heappush(self.stamps, frame.pts)
+        return [self._next() for _ in range(len(self.waiting) - self.depth)]
+
+    def flush(self) -> list:
+        """The frames still held, at the end of the clip."""
+        return [self._next() for _ in range(len(self.waiting))]
+
+    def _next(self):
+        frame = self.waiting.popleft()
+        if frame.pts is not None:
+            stamp = heapq.heappop(self.stamps)
+            if self.last is not None and stamp <= self.last:  # a repeated stamp: one tick on
+                stamp = self.last + 1
+            frame.pts = self.last = stamp
+        return frame
+
+
 def to_tensor(frames: list) -> torch.Tensor:
     """Decoded frames -> [B, 3, H, W] in [0, 1]."""
     pixels = np.stack([frame.to_ndarray(format="rgb24") for frame in frames])  # [B, H, W, 3] uint8
@@ -202,7 +246,7 @@ def _pass_audio(output, streams: _Streams, packet) -> None:
 
 def _pump(av, source, output, streams: _Streams, paint: Callable, batch_frames: int, progress: Callable) -> int:
     """Demuxes the source once: video frames are painted `batch_frames` at a time, audio goes straight over."""
-    pending, done = [], 0
+    pending, done, stamps = [], 0, DisplayStamps()
 
     def flush() -> None:
         nonlocal done
@@ -211,13 +255,18 @@ def _pump(av, source, output, streams: _Streams, paint: Callable, batch_frames: 
         progress(len(pending))
         pending.clear()
 
-    for packet in source.demux(*[s for s in (streams.video_in, streams.audio_in) if s is not None]):
-        if packet.stream is streams.video_in:
-            pending.extend(packet.decode())
+    def take(frames: Iterable) -> None:
+        for frame in frames:
+            pending.append(frame)
             if len(pending) >= batch_frames:
                 flush()
+
+    for packet in source.demux(*[s for s in (streams.video_in, streams.audio_in) if s is not None]):
+        if packet.stream is streams.video_in:
+            take(stamps(packet.decode()))
         else:
             _pass_audio(output, streams, packet)
+    take(stamps.flush())
     if pending:
         flush()
     output.mux(streams.video_out.encode())  # the encoder's delayed frames
@@ -239,6 +288,6 @@ def transcode(clip: Clip, destination: Path, paint: Callable[[torch.Tensor], tor
                 done = _pump(av, source, output, streams, paint, batch_frames, progress)
         except av.FFmpegError as error:
             raise VideoError(f"{clip.shown}: cannot stylize this clip: {_first_line(error)}") from None
-        if done == 0 or (clip.frames and done < clip.frames):
+        if done == 0 or (clip.frames and done < clip.frames - COUNT_SLACK):
             raise VideoError(f"{clip.shown} is truncated or damaged: {done} of {clip.frames or '?'} frames decoded")
     return done

@@ -52,6 +52,56 @@ def test_round_trip_keeps_frames_rate_size_audio(tmp_path, ckpt, temporal, capsy
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
+def remux(source: Path, destination: Path, decode_order_stamps: bool = False, options=None) -> Path:
+    """The clip's packets in a new file; `decode_order_stamps`: each video packet stamped with its decode time, as
+    an MP4 written without composition offsets is (one of OpenCV's sample clips)."""
+    with av.open(str(source)) as inside, av.open(str(destination), "w", options=options or {}) as outside:
+        streams = {stream.index: outside.add_stream_from_template(stream) for stream in inside.streams}
+        for packet in inside.demux():
+            if packet.dts is None:
+                continue
+            if decode_order_stamps and packet.stream.type == "video":
+                packet.pts = packet.dts
+            packet.stream = streams[packet.stream.index]
+            outside.mux(packet)
+    return destination
+
+
+def test_frames_stamped_in_decode_order_keep_their_order(tmp_path, ckpt):
+    clip = remux(make_clip(tmp_path / "b_frames.mp4", frames=24, pan=2), tmp_path / "dts.mp4", decode_order_stamps=True)
+    source = read_clip(clip)
+    assert source["times"] != sorted(source["times"])  # the decoder gives display order with stamps out of order
+    out = tmp_path / "out.mp4"
+    assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "beta"]) == 0
+    result = read_clip(out)
+    assert result["frames"] == source["frames"] and result["times"] == sorted(source["times"])
+    assert result["audio"] == "aac"
+
+
+def test_display_stamps_restamp_in_order_and_never_repeat():
+    class Frame:
+        def __init__(self, pts):
+            self.pts = pts
+
+    stamps = video.DisplayStamps(depth=3)
+    frames = [Frame(p) for p in (0, 3, 2, 5, 1, 4, 4, None, 9)]
+    out = stamps(frames[:5]) + stamps(frames[5:]) + stamps.flush()
+    assert out == frames  # the decoder's order is kept
+    assert [f.pts for f in out] == [0, 1, 2, 3, 4, 5, 6, None, 9]
+
+
+def test_clip_shorter_than_its_container_says_is_refused(tmp_path, ckpt, capsys):
+    whole = remux(make_clip(tmp_path / "clip.mp4", frames=24), tmp_path / "faststart.mp4",
+                  options={"movflags": "faststart"})  # the index first: a cut file still opens
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    out = tmp_path / "out" / "result.mp4"
+    assert main(["--ckpt", str(ckpt), "--input", str(cut), "--output", str(out), "--style", "alpha"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar, cleared in place
+    assert last.startswith("stylize.py: error:") and last.endswith("is truncated or damaged: 12 of 24 frames decoded")
+    assert not out.exists() and not [p for p in out.parent.iterdir()]
+
+
 def test_variable_rate_rotation_and_mix(tmp_path, ckpt):
     times = [0, 40, 80, 200, 210, 220, 400, 420]  # milliseconds: an uneven, variable frame rate
     clip = make_clip(tmp_path / "phone.mov", frames=8, rate=1, rotation=90, audio=False,
@@ -279,6 +329,8 @@ def test_bench_video_runs_end_to_end(tmp_path, ckpt, image_dirs):
     assert real[0]["clip"] == "clip phone 42x32"
     assert all(row["warping_error"] is None and row["flow_warping_error"] > 0 for row in real)
     assert real[0]["relative_flow_warping_error"] == 1
+    # the input's own error from the same flow, one figure per clip
+    assert len({row["input_flow_warping_error"] for row in real}) == 1 and real[0]["input_flow_warping_error"] > 0
     assert (tmp_path / "strip.png").is_file()
 
 
