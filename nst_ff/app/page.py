@@ -14,6 +14,7 @@ import torch
 from nst_ff.app import workbench_core as workbench
 from nst_ff.errors import NstError, UsageError
 from nst_ff.infer.activations import CHANNEL_CRITERIA, transformer_layers
+from nst_ff.infer.export_cache import accelerated
 from nst_ff.infer.photos import resize_photo
 from nst_ff.infer.stroke import MIN_STROKE_SCALE
 from nst_ff.infer.stylizer import Painting
@@ -34,6 +35,14 @@ def network_of(path: str, modified: float):
     return load_checkpoint(path)
 
 
+@st.cache_resource(max_entries=4, show_spinner="preparing the network for clips")
+def clip_network_of(path: str, modified: float):
+    """The network stylize.py paints clips with on the CPU by default (its OpenVINO export where that runs), and
+    the one-line reason when its export failed; exported and compiled once per file version."""
+    network, names, description = network_of(path, modified)
+    return accelerated(path, network, names, description)
+
+
 @st.cache_resource(max_entries=2)
 def vgg_of(layers: tuple[str, ...], weights: str):
     return VGGFeatures(layers, "vgg16", weights).eval()
@@ -52,16 +61,17 @@ def choose_image(label: str, folder: Path, key: str):
 
 
 def choose_checkpoint():
-    """Sidebar widgets for the checkpoint; returns the function that loads it: (network, names, description)."""
+    """Sidebar widgets for the checkpoint; returns the function that names the file version network_of and
+    clip_network_of load: (path, modification time)."""
     found = workbench.find_checkpoints()
     choice = st.sidebar.selectbox("checkpoint", found + ["another path..."], key="ckpt_choice")
     path = st.sidebar.text_input("checkpoint path", key="ckpt_path") if choice == "another path..." else choice
 
-    def load():
+    def version():
         if not path:
             raise UsageError("choose a checkpoint: train one (python train.py experiment=demo) or give its path")
-        return network_of(path, Path(path).stat().st_mtime if Path(path).is_file() else 0.0)
-    return load
+        return path, Path(path).stat().st_mtime if Path(path).is_file() else 0.0
+    return version
 
 
 def sidebar():
@@ -70,7 +80,7 @@ def sidebar():
     with st.sidebar:
         photo = choose_image("photo", DEMO / "content", "photo")
         size = st.number_input("output size (shorter side, px)", 16, workbench.MAX_SIDE, 256, key="size")
-    network, names, description = checkpoint()
+    network, names, description = network_of(*checkpoint())
     photo = photo()
     if photo is None:
         raise UsageError("choose a photo or upload one")
@@ -104,12 +114,13 @@ def stylize_view(network, names, description, photo) -> None:
 
 
 def video_view(checkpoint) -> None:
-    """`checkpoint`: choose_checkpoint's loader, called once the upload widget is drawn (its clip survives a
+    """`checkpoint`: choose_checkpoint's file version, called once the upload widget is drawn (its clip survives a
     missing checkpoint)."""
     upload = st.file_uploader(f"clip ({' '.join(workbench.CLIP_SUFFIXES)}; at most {workbench.MAX_CLIP_FRAMES} "
                               f"frames and {workbench.MAX_CLIP_SIDE} px)", key="clip_upload",
                               type=[suffix[1:] for suffix in workbench.CLIP_SUFFIXES])
-    network, names, description = checkpoint()
+    version = checkpoint()
+    _, names, description = network_of(*version)
     weights = style_weights(names, description)
     left, right = st.columns(2)
     strength = left.slider("strength", 0.0, 1.0, 1.0, 0.05, key="clip_strength")
@@ -119,24 +130,28 @@ def video_view(checkpoint) -> None:
         if upload is None:
             raise UsageError("upload a clip first")
         st.session_state.pop("clips", None)  # a failed run shows no earlier clip as if it were this one's
+        network, note = clip_network_of(*version)
         bar = st.progress(0.0, text="starting")
         clips = workbench.stylize_clip(network, upload.getvalue(), upload.name, weights,
                                        Painting(strength, stroke_scale=stroke_scale), bar.progress)
-        st.session_state["clips"] = {"name": upload.name, **clips}
+        st.session_state["clips"] = {"name": upload.name, "note": note, **clips}
         bar.empty()
     show_clips()
 
 
 def show_clips() -> None:
-    """The last stylized clip, per-frame and stable side by side, each with its download."""
+    """The last stylized clip, per-frame and stable side by side, each with what painted it and its download."""
     clips = st.session_state.get("clips")
     if not clips:
         return
+    if clips["note"]:  # stylize.py's warning when the export failed and the clips were painted in PyTorch
+        st.warning(clips["note"])
     stem = Path(clips["name"]).stem
     for column, label in zip(st.columns(2), workbench.CLIP_MODES, strict=True):
-        column.caption(f"{clips['name']}, {label} (--temporal {workbench.CLIP_MODES[label]})")
-        column.video(clips[label], format="video/mp4")
-        column.download_button(f"download {label} MP4", clips[label], f"{stem}_{label}.mp4", "video/mp4",
+        painted = clips[label]
+        column.caption(f"{clips['name']}, {label} (--temporal {workbench.CLIP_MODES[label]}): {painted.painted_by}")
+        column.video(painted.video, format="video/mp4")
+        column.download_button(f"download {label} MP4", painted.video, f"{stem}_{label}.mp4", "video/mp4",
                                key=f"download_{label}")
 
 

@@ -7,6 +7,7 @@ import io
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,7 +15,9 @@ import torch
 from nst_ff.errors import UsageError
 from nst_ff.infer.activations import channel_grid, colormap_table, record_outputs, select_channels, transformer_layers
 from nst_ff.infer.clips import paint_clip, painter, temporal_parts
+from nst_ff.infer.export_cache import ExportedNetwork
 from nst_ff.infer.stylizer import NonFiniteOutputError, Painting, blend, preserve_color, stylize
+from nst_ff.infer.temporal import Temporal
 from nst_ff.infer.video import Clip, probe
 from nst_ff.io.config import loss_config
 from nst_ff.io.images import to_pil, write_gif
@@ -80,30 +83,48 @@ def check_clip(clip: Clip) -> None:
                          "the longer side; use stylize.py --input, which takes any size")
 
 
+@dataclass(frozen=True)
+class PaintedClip:
+    video: bytes  # MP4
+    painted_by: str  # what painted it, for the page: "OpenVINO (bf16), flow blend"
+
+
 def stylize_clip(network, data: bytes, name: str, style_weights: torch.Tensor, painting: Painting,
-                 progress: Callable[[float, str], None]) -> dict[str, bytes]:
+                 progress: Callable[[float, str], None]) -> dict[str, PaintedClip]:
     """An uploaded clip `data` named `name`, in the mix `style_weights` [1, N], painted as stylize.py paints it
-    with --temporal off and on -> {"per-frame": MP4, "stable": MP4}; progress(share done, text) as it goes."""
+    with --temporal off and on -> {"per-frame": ..., "stable": ...}; progress(share done, text) as it goes.
+    `network`: the one stylize.py runs on the CPU by default (nst_ff.infer.export_cache.accelerated's)."""
     suffix = Path(name).suffix.lower()
     if suffix not in CLIP_SUFFIXES:
         raise UsageError(f"{name}: upload a clip ({' '.join(CLIP_SUFFIXES)})")
     if len(data) > MAX_CLIP_MB * 2**20:
         raise UsageError(f"{name} is {len(data) / 2**20:.0f} MB: the page takes at most {MAX_CLIP_MB} MB")
-    # A copy: --temporal's norm hooks must not reach another session's photos through the cached network.
-    network = copy.deepcopy(network)
+    # An export has no norm layers to smooth: as in stylize.py, its stable pass gets the flow blend alone.
+    exported = isinstance(network, ExportedNetwork)
+    if not exported:  # a copy: --temporal's norm hooks must not reach another session's photos
+        network = copy.deepcopy(network)
     with tempfile.TemporaryDirectory(prefix="nst_ff_clip_") as folder:  # PyAV reads and writes files
         source = Path(folder) / f"upload{suffix}"  # the upload's name only in messages: never a path
         source.write_bytes(data)
         clip = probe(source, name)
         check_clip(clip)
         results = {}
-        for index, (label, temporal) in enumerate(CLIP_MODES.items()):
-            destination = Path(folder) / f"{temporal}.mp4"
-            paint = painter(network, style_weights[0], torch.device("cpu"), torch.float32, painting,
-                            temporal_parts(temporal, network, whole_network_only=False))
+        for index, (label, mode) in enumerate(CLIP_MODES.items()):
+            destination = Path(folder) / f"{mode}.mp4"
+            temporal = temporal_parts(mode, network, whole_network_only=exported)
+            paint = painter(network, style_weights[0], torch.device("cpu"), torch.float32, painting, temporal)
             paint_clip(clip, destination, paint, progress=frame_counter(clip, label, index, progress))
-            results[label] = destination.read_bytes()
+            results[label] = PaintedClip(destination.read_bytes(), painted_by(network, temporal))
     return results
+
+
+def painted_by(network, temporal: Temporal | None) -> str:
+    """What painted a pass, for the page: "OpenVINO (bf16), flow blend", "PyTorch, norms + flow blend", "PyTorch"."""
+    runtime = f"OpenVINO ({network.precision})" if isinstance(network, ExportedNetwork) else "PyTorch"
+    parts = []
+    if temporal:
+        parts = [name for name, part in (("norms", temporal.norms), ("flow blend", temporal.flow)) if part]
+    return f"{runtime}, {' + '.join(parts)}" if parts else runtime
 
 
 def frame_counter(clip: Clip, label: str, index: int, progress: Callable[[float, str], None]) -> Callable:

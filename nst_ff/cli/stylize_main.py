@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
 from nst_ff.infer.clips import MAX_BATCH_SIZE, is_video_input, stylize_clips
-from nst_ff.infer.export_cache import ExportedNetwork, cached_export, can_accelerate
+from nst_ff.infer.export_cache import ExportedNetwork, accelerated
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.openvino_model import OpenVinoNetwork, openvino_installed
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
@@ -28,7 +28,7 @@ from nst_ff.infer.stylizer import SHEET_COLUMNS, Painting, Report, Stylizer
 from nst_ff.io.config import loss_config
 from nst_ff.io.images import MAX_PIXELS, STDIO
 from nst_ff.io.paths import check_output, check_writable
-from nst_ff.model.checkpoint import CheckpointError, export, load_checkpoint, training_record
+from nst_ff.model.checkpoint import export, load_checkpoint, training_record
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.infer.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
@@ -289,16 +289,12 @@ def accelerate(args, device: torch.device, network, style_names: list[str], desc
     --temporal norms) or a precision OpenVINO has not (fp16)."""
     needs_torch = (args.compile or args.tile or args.activations or args.precision == "fp16"
                    or args.temporal == "norms")
-    if is_onnx(args.ckpt) or args.backend != "auto" or device.type != "cpu" or needs_torch or not can_accelerate():
+    if is_onnx(args.ckpt) or args.backend != "auto" or device.type != "cpu" or needs_torch:
         return network
-    path = cached_export(args.ckpt, network, style_names, description)
-    if path is None:
-        return network
-    try:
-        return ExportedNetwork(OpenVinoNetwork(path, args.precision), network)
-    except CheckpointError as error:  # a cache file damaged since it was written
-        print(f"running {args.ckpt} in PyTorch: {error}; delete {path} to export again", file=sys.stderr)
-        return network
+    network, reason = accelerated(args.ckpt, network, style_names, description, args.precision)
+    if reason:
+        print(reason, file=sys.stderr)
+    return network
 
 
 def choose_backend(args) -> str:

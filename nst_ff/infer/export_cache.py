@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 
 from nst_ff.infer.onnx_model import export_onnx
+from nst_ff.infer.openvino_model import OpenVinoNetwork
 from nst_ff.io import jsonfile
-from nst_ff.model.checkpoint import training_record
+from nst_ff.model.checkpoint import CheckpointError, training_record
 from nst_ff.model.schema import weights_digest
 
 CACHE_VARIABLE = "NST_FF_EXPORT_CACHE"
@@ -42,9 +43,22 @@ def can_accelerate() -> bool:
     return cache_folder() is not None and all(importlib.util.find_spec(name) for name in wanted)
 
 
+class ExportFailed(Exception):
+    """The export could not be written; the message is one line saying that the run stays in PyTorch."""
+
+
 def cached_export(ckpt: str | os.PathLike, network, style_names: list[str], description: dict) -> Path | None:
     """The .onnx export of `ckpt` from the cache, made there first if missing; None (the caller stays in PyTorch)
     when the cache cannot be written or the exporter fails, each said in one warning line."""
+    try:
+        return export_into_cache(ckpt, network, style_names, description)
+    except ExportFailed as error:
+        print(error, file=sys.stderr)
+        return None
+
+
+def export_into_cache(ckpt: str | os.PathLike, network, style_names: list[str], description: dict) -> Path:
+    """cached_export, raising ExportFailed where it warns."""
     folder = cache_folder()
     # Keyed by what the export holds, not by the file: a .ckpt and the .pt exported from it share one entry.
     what = [weights_digest(network.state_dict()), network.constructor_args(), style_names, torch.__version__,
@@ -60,9 +74,25 @@ def cached_export(ckpt: str | os.PathLike, network, style_names: list[str], desc
         export_onnx(path, network, style_names, training_record(description))
     except (OSError, RuntimeError) as error:  # a read-only home, a full disk, an exporter that cannot
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        print(f"running {ckpt} in PyTorch: its export to {folder} failed: {first_line}", file=sys.stderr)
-        return None
+        raise ExportFailed(f"running {ckpt} in PyTorch: its export to {folder} failed: {first_line}") from None
     return path
+
+
+def accelerated(ckpt: str | os.PathLike, network, style_names: list[str], description: dict,
+                precision: str | None = None) -> tuple[object, str | None]:
+    """`network` as a .ckpt/.pt runs on the CPU by default (stylize.py, the workbench's clips): an ExportedNetwork
+    on OpenVINO where can_accelerate(), else `network` itself; with the one-line reason it stays in PyTorch when
+    its export could not be made or compiled (else None)."""
+    if not can_accelerate():
+        return network, None
+    try:
+        path = export_into_cache(ckpt, network, style_names, description)
+    except ExportFailed as error:
+        return network, str(error)
+    try:
+        return ExportedNetwork(OpenVinoNetwork(path, precision), network), None
+    except CheckpointError as error:  # a cache file damaged since it was written
+        return network, f"running {ckpt} in PyTorch: {error}; delete {path} to export again"
 
 
 class ExportedNetwork:

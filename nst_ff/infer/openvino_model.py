@@ -9,6 +9,7 @@ openvino is imported only here and only when used.
 
 import importlib
 import os
+import threading
 from pathlib import Path
 
 import torch
@@ -72,6 +73,9 @@ class OpenVinoNetwork:
         # What it computes in: f32 or bf16.
         self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.request = self.compiled.create_infer_request()
+        # The request refuses a call while busy ("Infer Request is busy"): threads sharing this network, as the
+        # workbench's sessions share its cached one, take turns.
+        self.request_lock = threading.Lock()
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32,
            memory_format=None) -> "OpenVinoNetwork":
@@ -85,5 +89,6 @@ class OpenVinoNetwork:
     def __call__(self, images: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         feeds = {name: tensor.detach().float().contiguous().cpu().numpy()
                  for name, tensor in zip(INPUT_NAMES, (images, style_weights), strict=True)}
-        stylized = self.request.infer(feeds)[self.compiled.output(0)]  # [B, 3, H, W], a copy of the request's
+        with self.request_lock:
+            stylized = self.request.infer(feeds)[self.compiled.output(0)]  # [B, 3, H, W], a copy of the request's
         return torch.from_numpy(stylized).to(images.device)

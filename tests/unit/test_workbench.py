@@ -136,7 +136,7 @@ def test_video_page_plays_per_frame_and_stable_as_stylize_py_paints_them(app, ch
     app.button(key="stylize_clip").click().run()
     assert errors(app) == []
     clips = app.session_state["clips"]
-    per_frame, stable = decoded(clips["per-frame"]), decoded(clips["stable"])
+    per_frame, stable = decoded(clips["per-frame"].video), decoded(clips["stable"].video)
     assert per_frame.shape == stable.shape == (6, 48, 64, 3)  # the first style's slider at 1: alpha
     off = stylized_by_cli(checkpoint, clip, tmp_path / "off.mp4", "--temporal", "off", "--crf", "0")
     assert np.abs(per_frame.astype(int) - off).max() <= 1
@@ -147,9 +147,64 @@ def test_video_page_plays_per_frame_and_stable_as_stylize_py_paints_them(app, ch
 
     app.slider(key="clip_stroke_scale").set_value(2.0)
     app.button(key="stylize_clip").click().run()
-    larger = decoded(app.session_state["clips"]["per-frame"])
+    larger = decoded(app.session_state["clips"]["per-frame"].video)
     assert errors(app) == [] and larger.shape == per_frame.shape
     assert np.abs(larger.astype(int) - per_frame).mean() > 2
+
+
+def painted_by(at) -> tuple[str, str]:
+    """What the page says painted its per-frame and stable clips, from their captions."""
+    per_frame, stable = (caption.value.split(": ", 1)[1] for caption in at.caption)
+    return per_frame, stable
+
+
+@needs_av
+@pytest.mark.parametrize("case", ["cache off", "export fails"])
+def test_video_page_paints_in_pytorch_with_the_norms_where_no_export_runs(app, checkpoint, tmp_path, monkeypatch,
+                                                                         case):
+    cache = tmp_path / "cache"
+    if case == "export fails":
+        cache.write_text("a file where the folder would go")
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", "off" if case == "cache off" else str(cache))
+    clip = make_clip(tmp_path / "pan.mp4", frames=3, pan=2)
+    app.sidebar.radio(key="view").set_value("Video").run()
+    app.file_uploader(key="clip_upload").set_value(("pan.mp4", clip.read_bytes(), "video/mp4"))
+    app.button(key="stylize_clip").click().run()
+    assert errors(app) == []
+    assert painted_by(app) == ("PyTorch", "PyTorch, norms + flow blend")
+    notes = [warning.value for warning in app.warning]
+    if case == "cache off":
+        assert notes == [] and not cache.exists()
+    else:  # stylize.py's one line, not a traceback
+        (note,) = notes
+        assert note.startswith(f"running {checkpoint} in PyTorch: its export to {cache} failed: ") and "\n" not in note
+
+
+@needs_av
+def test_video_page_paints_on_the_openvino_export_as_stylize_py_does(app, checkpoint, tmp_path, monkeypatch,
+                                                                    capsys):
+    from nst_ff.app import workbench_core
+
+    for module in ("onnx", "onnxscript", "openvino", "cv2"):
+        pytest.importorskip(module)
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(workbench_core, "paint_clip", partial(workbench_core.paint_clip, crf=0))  # as above
+    clip = make_clip(tmp_path / "pan.mp4", frames=6, pan=2)
+    app.sidebar.radio(key="view").set_value("Video").run()
+    app.file_uploader(key="clip_upload").set_value(("pan.mp4", clip.read_bytes(), "video/mp4"))
+    app.button(key="stylize_clip").click().run()
+    assert errors(app) == [] and not app.warning
+    per_frame_by, stable_by = painted_by(app)
+    assert per_frame_by in ("OpenVINO (bf16)", "OpenVINO (f32)") and stable_by == f"{per_frame_by}, flow blend"
+    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
+    clips = app.session_state["clips"]
+    off = stylized_by_cli(checkpoint, clip, tmp_path / "off.mp4", "--temporal", "off", "--crf", "0")
+    on = stylized_by_cli(checkpoint, clip, tmp_path / "on.mp4", "--crf", "0")
+    assert capsys.readouterr().err.count("exporting") == 1  # stylize.py ran the page's export
+    for painted, cli in ((clips["per-frame"], off), (clips["stable"], on)):
+        frames = decoded(painted.video)
+        assert frames.shape == cli.shape == (6, 48, 64, 3)
+        assert np.abs(frames.astype(int) - cli).max() <= 1
 
 
 @needs_av
@@ -203,7 +258,7 @@ def test_video_page_refuses_bad_uploads_with_stylize_py_messages(app, checkpoint
     assert "wide.mp4 is 64x48: the page takes at most 32 px" in errors(app)[0]
     monkeypatch.setattr(workbench_core, "MAX_CLIP_SIDE", 1280)
     app.button(key="stylize_clip").click().run()  # the app keeps running
-    assert errors(app) == [] and decoded(app.session_state["clips"]["stable"]).shape == (2, 48, 64, 3)
+    assert errors(app) == [] and decoded(app.session_state["clips"]["stable"].video).shape == (2, 48, 64, 3)
 
 
 @needs_av
