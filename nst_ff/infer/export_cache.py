@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from nst_ff.errors import NstError
 from nst_ff.infer.onnx_model import export_onnx
 from nst_ff.infer.openvino_model import OpenVinoNetwork
 from nst_ff.io import jsonfile
@@ -43,7 +44,7 @@ def can_accelerate() -> bool:
     return cache_folder() is not None and all(importlib.util.find_spec(name) for name in wanted)
 
 
-class ExportFailed(Exception):
+class ExportFailed(NstError):
     """The export could not be written; the message is one line saying that the run stays in PyTorch."""
 
 
