@@ -33,7 +33,7 @@ from common import ROOT, format_table, machine, write_json  # noqa: E402
 from flow_warping import flow_warping_error, trusted_backward_flows  # noqa: E402
 
 from nst_ff.infer.clips import painter, temporal_parts  # noqa: E402
-from nst_ff.infer.export_cache import ExportedNetwork, cached_export  # noqa: E402
+from nst_ff.infer.export_cache import CACHE_VARIABLE, ExportedNetwork, ExportFailed, can_accelerate, export_into_cache  # noqa: E402
 from nst_ff.infer.openvino_model import OpenVinoNetwork  # noqa: E402
 from nst_ff.infer.styles import parse_styles  # noqa: E402
 from nst_ff.infer.stylizer import Painting  # noqa: E402
@@ -240,15 +240,25 @@ def parse_args(argv):
     return args
 
 
+def default_path_network(ckpt: str, network, style_names: list[str], description: dict) -> ExportedNetwork:
+    """stylize.py's default network for a checkpoint on the CPU, or exit with one line where it cannot run: the
+    row measures the export itself, so PyTorch may not stand in for it."""
+    if not can_accelerate():
+        raise SystemExit(f"bench_video.py: error: --default-path needs onnx, onnxscript and OpenVINO installed and "
+                         f"the export cache on ({CACHE_VARIABLE} is not off)")
+    try:
+        path = export_into_cache(ckpt, network, style_names, description)
+    except ExportFailed as error:
+        raise SystemExit(f"bench_video.py: error: --default-path: {error}") from None
+    return ExportedNetwork(OpenVinoNetwork(path), network)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
     network, style_names, description = load_checkpoint(args.ckpt)
     network.eval()
-    exported = None
-    if args.default_path:
-        path = cached_export(args.ckpt, network, style_names, description)
-        exported = ExportedNetwork(OpenVinoNetwork(path), network)
+    exported = default_path_network(args.ckpt, network, style_names, description) if args.default_path else None
     (choice,) = parse_styles(args.style, style_names)
     painting_names, paintings = load_styles(args.styles, PAINTING_SIZE)
     yardstick = Yardstick(paintings, args.vgg_weights).to(device)

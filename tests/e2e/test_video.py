@@ -393,3 +393,6 @@ def test_bench_video_default_path_row_on_openvino(tmp_path, ckpt, image_dirs, mo
     rows = json.loads((tmp_path / "video.json").read_text())["results"]
     assert [row["mode"] for row in rows] == [*bench_video.MODES, bench_video.DEFAULT_PATH]
     assert rows[-1]["warping_error"] < rows[0]["warping_error"]  # the flow steadies the export's frames too
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", "off")  # no export: one line, not a PyTorch row under its name
+    with pytest.raises(SystemExit, match="--default-path needs .* the export cache on"):
+        bench_video.main(["--ckpt", str(ckpt), "--style", "beta", "--default-path", "--vgg-weights", "random"])
