@@ -48,18 +48,9 @@ class ExportFailed(NstError):
     """The export could not be written; the message is one line saying that the run stays in PyTorch."""
 
 
-def cached_export(ckpt: str | os.PathLike, network, style_names: list[str], description: dict) -> Path | None:
-    """The .onnx export of `ckpt` from the cache, made there first if missing; None (the caller stays in PyTorch)
-    when the cache cannot be written or the exporter fails, each said in one warning line."""
-    try:
-        return export_into_cache(ckpt, network, style_names, description)
-    except ExportFailed as error:
-        print(error, file=sys.stderr)
-        return None
-
-
 def export_into_cache(ckpt: str | os.PathLike, network, style_names: list[str], description: dict) -> Path:
-    """cached_export, raising ExportFailed where it warns."""
+    """The .onnx export of `ckpt` from the cache, made there first if missing; ExportFailed, one line saying the
+    run stays in PyTorch, when the cache cannot be written or the exporter fails."""
     folder = cache_folder()
     # Keyed by what the export holds, not by the file: a .ckpt and the .pt exported from it share one entry.
     what = [weights_digest(network.state_dict()), network.constructor_args(), style_names, torch.__version__,
