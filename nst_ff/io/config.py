@@ -14,7 +14,7 @@ VGG_WEIGHTS_VARIABLE = "NST_FF_VGG_WEIGHTS"
 VGG_WEIGHTS_KEYWORDS = ("imagenet", "random")  # the VGG weights settings that are not files
 # Training's settings that name files or folders (the VGG ones may also be a keyword above).
 TRAIN_PATH_SETTINGS = ("data.content_dir", "data.style_dir", "loss.vgg.weights", "quality.vgg_weights",
-                       "finetune_from", "ckpt_path", "checkpoint.dir", "logging.dir")
+                       "finetune_from", "init_from", "ckpt_path", "checkpoint.dir", "logging.dir")
 
 
 def absolute_setting(value: str, base: str | None = None) -> str:

@@ -1,5 +1,6 @@
-"""Fine-tuning: new styles added to a trained network by training only their conditional instance norm rows
-(Magenta's image_stylization_finetune), so the styles it already has keep their exact outputs."""
+"""Training from a trained network. Fine-tuning (finetune_from): new styles added to it by training only their
+conditional instance norm rows (Magenta's image_stylization_finetune), so the styles it already has keep their exact
+outputs. Training on (init_from): all of its weights, for its own styles, as the start of a fresh run."""
 
 from dataclasses import dataclass
 
@@ -20,12 +21,30 @@ class Base:
     thumbnails: list[torch.Tensor] | None
 
 
-def read_base(path: str) -> Base:
+def read_base(path: str, key: str = "finetune_from") -> Base:
     try:
         network, style_names, info = load_checkpoint(path)
     except CheckpointError as error:
-        raise SettingsError(f"finetune_from={path}: {error}") from None
+        raise SettingsError(f"{key}={path}: {error}") from None
     return Base(str(path), network, style_names, info.get("thumbnails"))
+
+
+def _check_architecture(base: Base, network: StyleTransferNetwork, key: str) -> None:
+    wanted = {k: v for k, v in network.constructor_args().items() if k != "num_styles"}
+    trained = {k: v for k, v in base.network.constructor_args().items() if k != "num_styles"}
+    if wanted != trained:
+        raise SettingsError(f"{key}={base.path}: its network {trained} differs from this run's {wanted} "
+                            "(train with the model settings it was trained with)")
+
+
+def start_from(base: Base, network: StyleTransferNetwork, style_names: list[str]) -> None:
+    """Copies all of the base's weights into `network`, built for the run's styles, which must be the base's own:
+    a gamma/beta row trained for one painting would start another from the wrong place."""
+    if base.style_names != style_names:
+        raise SettingsError(f"init_from={base.path}: its styles {base.style_names} differ from this run's "
+                            f"{style_names} (to add styles to it, use finetune_from)")
+    _check_architecture(base, network, "init_from")
+    network.load_state_dict(base.network.state_dict())
 
 
 def add_styles(base: Base, network: StyleTransferNetwork, new_names: list[str]) -> None:
@@ -36,11 +55,7 @@ def add_styles(base: Base, network: StyleTransferNetwork, new_names: list[str]) 
     if taken:
         raise SettingsError(f"finetune_from={base.path} already has the style(s) {', '.join(taken)}: rename those "
                             "images in data.style_dir or leave them out")
-    wanted = {k: v for k, v in network.constructor_args().items() if k != "num_styles"}
-    trained = {k: v for k, v in base.network.constructor_args().items() if k != "num_styles"}
-    if wanted != trained:
-        raise SettingsError(f"finetune_from={base.path}: its network {trained} differs from this run's {wanted} "
-                            "(fine-tune with the model settings it was trained with)")
+    _check_architecture(base, network, "finetune_from")
     old = len(base.style_names)
     tables = {id(table) for table in network.style_tables()}
     with torch.no_grad():  # the same architecture: parameters in the same order

@@ -77,18 +77,23 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def check_given(cfg: DictConfig) -> None:
-    """Every mandatory value given, a run name that is a safe folder name, a fine-tune base outside this run."""
+    """Every mandatory value given, a run name that is a safe folder name, a starting checkpoint outside this run."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise SettingsError(f"{', '.join(missing)}: required, and not given (add {missing[0]}=VALUE)")
     problem = name_problem(str(cfg.run_name))  # it names folders: checkpoints/<run_name>, runs/<run_name>
     if problem:
         raise SettingsError(f"run_name={cfg.run_name}: {problem}")
-    if cfg.finetune_from is not None and not isinstance(cfg.finetune_from, str):
-        raise SettingsError(f"finetune_from={cfg.finetune_from}: must be the path of a checkpoint")
-    if cfg.finetune_from and Path(cfg.finetune_from).resolve().is_relative_to(Path(cfg.checkpoint.dir).resolve()):
-        raise SettingsError(f"finetune_from={cfg.finetune_from} is a checkpoint of this run ({cfg.checkpoint.dir}), "
-                            "which the fine-tuned run writes over: fine-tune into another run_name")
+    for key in ("finetune_from", "init_from"):
+        value = cfg[key]
+        if value is not None and not isinstance(value, str):
+            raise SettingsError(f"{key}={value}: must be the path of a checkpoint")
+        if value and Path(value).resolve().is_relative_to(Path(cfg.checkpoint.dir).resolve()):
+            raise SettingsError(f"{key}={value} is a checkpoint of this run ({cfg.checkpoint.dir}), which the new "
+                                "run writes over: train into another run_name")
+    if cfg.finetune_from and cfg.init_from:
+        raise SettingsError("finetune_from and init_from: give one (finetune_from adds styles to a trained network, "
+                            "init_from trains all of a network's own styles on)")
 
 
 def resume_path(cfg: DictConfig) -> str | None:

@@ -22,7 +22,7 @@ from nst_ff.model.checkpoint import atomic_save, thumbnail
 from nst_ff.model.schema import MAX_STYLES
 from nst_ff.train.callbacks import EndOfRunCheckpoint, GracefulStop, Interrupted, StepProgressBar, WeightGuard
 from nst_ff.train.data import load_styles
-from nst_ff.train.finetune import add_styles, read_base
+from nst_ff.train.finetune import add_styles, read_base, start_from
 from nst_ff.train.module import Monitor, Styles, StyleTransferModule
 from nst_ff.train.precision import resolve_precision
 from nst_ff.train.recipe import Recipe
@@ -80,11 +80,12 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     replacing = prepare_run_dir(cfg, resuming=ckpt_path is not None) if main else False
     L.seed_everything(cfg.seed, workers=True)
     base = read_base(cfg.finetune_from) if cfg.finetune_from else None
+    start = read_base(cfg.init_from, "init_from") if cfg.init_from else None
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare()  # bad folders and style images fail here, before any training
     log.info("%d content images, %d styles: %s; precision %s", len(datamodule.content_paths),
              len(datamodule.style_names), ", ".join(datamodule.style_names), cfg.trainer.precision)
-    network = build_network(cfg, base, datamodule.style_names, ckpt_path)
+    network = build_network(cfg, base, datamodule.style_names, ckpt_path, start)
     module = build_module(cfg, network, base, datamodule)
     stop = GracefulStop()
     trainer = build_trainer(cfg, stop)
@@ -107,8 +108,9 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     return folder / "last.ckpt"
 
 
-def build_network(cfg: DictConfig, base, new_names: list[str], ckpt_path: str | None):
-    """The network for the fine-tuning base's styles (if any) then the run's; checked against a resumed run."""
+def build_network(cfg: DictConfig, base, new_names: list[str], ckpt_path: str | None, start=None):
+    """The network for the fine-tuning base's styles (if any) then the run's, with init_from's weights (if any);
+    checked against a resumed run, whose own weights then replace them."""
     style_names = (base.style_names if base else []) + new_names
     if len(style_names) > MAX_STYLES:
         raise SettingsError(f"{len(style_names)} styles: a network holds at most {MAX_STYLES}")
@@ -117,6 +119,9 @@ def build_network(cfg: DictConfig, base, new_names: list[str], ckpt_path: str | 
         add_styles(base, network, new_names)
         log.info("fine-tuning %s: its %d styles stay as they are; the style grid shows the new ones",
                  base.path, len(base.style_names))
+    if start:
+        start_from(start, network, style_names)
+        log.info("starting from the weights of %s", start.path)
     if ckpt_path:
         check_resume(ckpt_path, network.constructor_args(), style_names)
         log.info("resuming from %s", ckpt_path)

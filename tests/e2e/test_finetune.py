@@ -101,3 +101,37 @@ def test_another_network_is_refused_before_training(tmp_path, base):
     assert not (tmp_path / "tuned" / "ckpt").exists()
 
 
+
+
+def test_init_from_trains_every_weight_on_from_an_exported_model(tmp_path, base, image_dirs):
+    base, content, _ = base
+    exported = tmp_path / "base.pt"
+    assert stylize(["--ckpt", str(base), "--export", str(exported)]) == 0  # weights only: nothing to resume
+    start, names, _ = load_checkpoint(exported)
+    overrides = train_overrides(tmp_path / "on", content, image_dirs[1], steps=2) + [f"init_from={exported}"]
+    first = train_in_process(overrides + ["trainer.max_steps=1"])
+    assert step_of(first) == 1  # a fresh run: step 0, new optimiser and schedule
+    after, after_names, _ = load_checkpoint(first)
+    assert after_names == names
+    changed = [torch.allclose(a, b, atol=0.05) and not torch.equal(a, b)
+               for a, b in zip(after.parameters(), start.parameters(), strict=True)]
+    assert all(changed)  # every weight learnt one small step from the exported ones, the style rows too
+    train_in_process(overrides + ["ckpt_path=last"])  # the same command resumes the run, not the export
+    assert step_of(first) == 2
+
+
+@pytest.mark.parametrize(("other_styles", "extra", "message"), [
+    (True, [], r"init_from=.*: its styles \['alpha', 'beta', 'gamma'\] differ from this run's "
+               r"\['delta', 'epsilon'\] \(to add styles to it, use finetune_from\)"),
+    (False, ["model.alpha=0.5"], r"init_from=.*: its network \{'alpha': 1.0\} differs from this run's "
+                                 r"\{'alpha': 0.5\}"),
+    (False, ["finetune_from={base}"], r"finetune_from and init_from: give one"),
+])
+def test_init_from_another_network_or_other_styles_is_refused_before_training(tmp_path, base, image_dirs,
+                                                                             other_styles, extra, message):
+    base, content, new_styles = base
+    styles = new_styles if other_styles else image_dirs[1]
+    overrides = train_overrides(tmp_path / "on", content, styles, steps=2) + [f"init_from={base}"]
+    with pytest.raises(SettingsError, match=message):
+        train_in_process(overrides + [item.format(base=base) for item in extra])
+    assert not (tmp_path / "on" / "ckpt").exists()

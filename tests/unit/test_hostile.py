@@ -323,6 +323,7 @@ def old_run(tmp_path, image_dirs) -> tuple[Path, Path]:
     ("data.style_dir={tmp}/no_such_folder", "style folder {tmp}/no_such_folder: not a folder"),
     ("data.style_dir={tmp}/bad_styles", "style image {tmp}/bad_styles/broken.png: cannot read image"),
     ("finetune_from={tmp}/ckpt/last.ckpt", "finetune_from={tmp}/ckpt/last.ckpt is a checkpoint of this run"),
+    ("init_from={tmp}/ckpt/last.ckpt", "init_from={tmp}/ckpt/last.ckpt is a checkpoint of this run"),
     ("data.image_size=1", "data.image_size=1: must be a whole number >= 16"),
 ])
 def test_overwrite_keeps_the_old_run_when_an_input_is_bad(tmp_path, old_run, capsys, override, message):
@@ -355,7 +356,7 @@ def test_a_replacement_killed_before_its_first_checkpoint_gives_the_old_run_back
 
 
 @pytest.mark.parametrize("kind", ["traversal", "huge alpha", "flipped bit"])
-@pytest.mark.parametrize("setting", ["finetune_from", "ckpt_path"])
+@pytest.mark.parametrize("setting", ["finetune_from", "init_from", "ckpt_path"])
 def test_training_refuses_a_hostile_base_or_resume_checkpoint(good_checkpoint, tmp_path, image_dirs, capsys,
                                                               kind, setting):
     path = hostile(good_checkpoint, kind, tmp_path / "elsewhere")
