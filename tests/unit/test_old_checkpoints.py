@@ -1,5 +1,5 @@
 """Checkpoints written before the package moved into subpackages (tests/fixtures, made by commit fa4dead's
-code: an export and a one-step training run) still load and paint exactly as they did then."""
+code: an export and a one-step training run) still load and paint as they did then (to float rounding)."""
 
 import torch
 
@@ -16,7 +16,8 @@ def test_an_export_from_before_the_move_paints_as_it_did():
     assert names == ["alpha", "beta", "gamma"] and description["style_size"] == 32
     with torch.no_grad():
         outputs = network.eval()(saved["photo"].repeat(3, 1, 1, 1), torch.eye(3))
-    torch.testing.assert_close(outputs, saved["outputs"], rtol=0, atol=1e-6)
+    # Saved on an AVX-512 Xeon; an AVX2-only CPU's convolution kernels sum in another order (2e-6 apart there).
+    torch.testing.assert_close(outputs, saved["outputs"], rtol=0, atol=1e-5)
 
 
 def test_a_training_checkpoint_from_before_the_move_loads_and_stylizes(tmp_path):
