@@ -161,6 +161,9 @@ class StyleTransferDataModule(L.LightningDataModule):
 
 
 def _worker_init(worker_id: int) -> None:
-    # Ctrl-C reaches the loader processes too; the main process alone decides how training stops.
+    # Ctrl-C reaches the loader processes too, and so does a SIGTERM sent to the whole job (SLURM's scancel or
+    # time limit, pkill): the main process alone decides how training stops, and ends its workers itself
+    # (a worker left behind exits by itself once the main process is gone).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pl_worker_init_function(worker_id)  # what Lightning installs when a loader has no init function

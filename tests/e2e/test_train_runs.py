@@ -18,21 +18,29 @@ def start_train(tmp_path, overrides) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={tmp_path / 'hydra'}"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGUSR1])
-def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continues(tmp_path, image_dirs, signum):
+# (signal, to the whole process group): a terminal's Ctrl-C and SLURM's scancel signal the data workers too
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                              (signal.SIGUSR1, False), (signal.SIGTERM, True)])
+def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continues(tmp_path, image_dirs, signum,
+                                                                                  group):
     content, styles = image_dirs
     overrides = train_overrides(tmp_path, content, styles, steps=10_000) + ["checkpoint.every_n_steps=3"]
+    if group:
+        overrides.append("data.num_workers=1")
     process = start_train(tmp_path, overrides)
     try:
         deadline = time.time() + 180
         while not (tmp_path / "ckpt" / "step=3.ckpt").exists() and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(1.0)  # a step or two past the periodic checkpoint
-        process.send_signal(signum)
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
         err, _ = process.communicate(timeout=120)  # stdout and stderr together
     finally:
         process.kill()
