@@ -80,7 +80,8 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     replacing = prepare_run_dir(cfg, resuming=ckpt_path is not None) if main else False
     L.seed_everything(cfg.seed, workers=True)
     base = read_base(cfg.finetune_from) if cfg.finetune_from else None
-    start = read_base(cfg.init_from, "init_from") if cfg.init_from else None
+    # A resumed run has weights of its own: init_from is read only at the start (it may be gone or replaced since).
+    start = read_base(cfg.init_from, "init_from") if cfg.init_from and ckpt_path is None else None
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare()  # bad folders and style images fail here, before any training
     log.info("%d content images, %d styles: %s; precision %s", len(datamodule.content_paths),

@@ -116,7 +116,8 @@ def test_init_from_trains_every_weight_on_from_an_exported_model(tmp_path, base,
     changed = [torch.allclose(a, b, atol=0.05) and not torch.equal(a, b)
                for a, b in zip(after.parameters(), start.parameters(), strict=True)]
     assert all(changed)  # every weight learnt one small step from the exported ones, the style rows too
-    train_in_process(overrides + ["ckpt_path=last"])  # the same command resumes the run, not the export
+    exported.unlink()  # the same command resumes the run, not the export, which it no longer reads
+    train_in_process(overrides + ["ckpt_path=last"])
     assert step_of(first) == 2
 
 

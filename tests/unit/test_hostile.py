@@ -324,6 +324,7 @@ def old_run(tmp_path, image_dirs) -> tuple[Path, Path]:
     ("data.style_dir={tmp}/bad_styles", "style image {tmp}/bad_styles/broken.png: cannot read image"),
     ("finetune_from={tmp}/ckpt/last.ckpt", "finetune_from={tmp}/ckpt/last.ckpt is a checkpoint of this run"),
     ("init_from={tmp}/ckpt/last.ckpt", "init_from={tmp}/ckpt/last.ckpt is a checkpoint of this run"),
+    ("init_from={tmp}/missing.pt", "init_from={tmp}/missing.pt: checkpoint not found: {tmp}/missing.pt"),
     ("data.image_size=1", "data.image_size=1: must be a whole number >= 16"),
 ])
 def test_overwrite_keeps_the_old_run_when_an_input_is_bad(tmp_path, old_run, capsys, override, message):
