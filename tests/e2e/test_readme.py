@@ -14,6 +14,7 @@ DEMO_STYLES = ["composition_vii", "great_wave", "mondrian", "shipwreck", "starry
 READY_STYLES = sorted(DEMO_STYLES + ["candy", "klee_clouds", "mosaic", "udnie", "vallotton_mauclair", "van_doesburg"])
 SCRIPTS = ("stylize.py", "optimize.py", "evaluate.py")
 FASTER = {"optimize.py": " --steps 2 --size 32", "evaluate.py": " --size 32 --limit 1 --opt-steps 1"}
+FASTER_QUALITY = " --size 32 --limit 1"  # evaluate.py --opt-steps 0: the quality report alone
 
 
 def readme_commands() -> list[str]:
@@ -28,7 +29,7 @@ def as_run_here(line: str) -> str:
     for script in SCRIPTS:
         if f"python {script}" in line:
             line = line.split(" #")[0].replace(f"python {script}", f"python {ROOT / script}")
-            line += FASTER.get(script, "") if "--opt-steps 0" not in line else ""
+            line += FASTER_QUALITY if "--opt-steps 0" in line else FASTER.get(script, "")
     return line
 
 
