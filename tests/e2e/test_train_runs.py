@@ -22,11 +22,12 @@ def start_train(tmp_path, overrides) -> subprocess.Popen:
     )
 
 
-# (signal, to the whole process group): a terminal's Ctrl-C and SLURM's scancel signal the data workers too
-@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, False), (signal.SIGTERM, False),
-                                              (signal.SIGUSR1, False), (signal.SIGTERM, True)])
+# (signal, to the whole process group, then resumed): a terminal's Ctrl-C and SLURM's scancel signal the data
+# workers too; every signal saves through one handler, so a requeue and a stopped job with workers resuming is enough
+@pytest.mark.parametrize(("signum", "group", "resumed"), [(signal.SIGINT, False, False), (signal.SIGTERM, False, False),
+                                                         (signal.SIGUSR1, False, True), (signal.SIGTERM, True, True)])
 def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continues(tmp_path, image_dirs, signum,
-                                                                                  group):
+                                                                                  group, resumed):
     content, styles = image_dirs
     overrides = train_overrides(tmp_path, content, styles, steps=10_000) + ["checkpoint.every_n_steps=3"]
     if group:
@@ -52,8 +53,8 @@ def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continue
     logged = read_events(tmp_path / "runs" / "test").Scalars("loss/total")  # one per completed step, from step 0
     assert step_of(last) == len(logged) >= 3
     assert not list((tmp_path / "ckpt").glob(".*.tmp*"))
-    if not (group or signum == signal.SIGUSR1):
-        return  # every signal saves through one handler: a requeue and a stopped job with workers resume below
+    if not resumed:
+        return
     # a requeued job runs the same command with ckpt_path=last and continues where it stopped
     stopped = step_of(last)
     result = run_train(train_overrides(tmp_path, content, styles, steps=stopped + 2) + ["ckpt_path=last"], tmp_path)
