@@ -38,12 +38,15 @@ COLUMNS = [
 
 class StepTimer(L.Callback):
     """Wall time of every step from one batch end to the next (so data loading counts), and the part of it
-    spent before the step starts (waiting for the loader, Lightning's bookkeeping)."""
+    spent before the step starts (waiting for the loader, Lightning's bookkeeping). It also keeps the device the
+    steps ran on and, on a GPU, their peak memory: Lightning moves the module back to the CPU when fit ends."""
 
     def __init__(self, warmup: int):
         self.warmup = warmup
         self.ends: list[float] = []
         self.waits: list[float] = []
+        self.device = torch.device("cpu")
+        self.peak_bytes = 0
 
     def _now(self, module) -> float:
         if module.device.type == "cuda":
@@ -58,6 +61,9 @@ class StepTimer(L.Callback):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         self.ends.append(self._now(module))
+        self.device = module.device
+        if module.device.type == "cuda":
+            self.peak_bytes = torch.cuda.max_memory_allocated(module.device)
 
 
 def parse_args(argv):
@@ -151,11 +157,11 @@ def main(argv=None) -> int:
     )
     trainer.fit(module, datamodule=data)
     seconds = (timer.ends[-1] - timer.ends[args.warmup - 1]) / args.steps
-    on_gpu = module.device.type == "cuda"
-    peak = (torch.cuda.max_memory_allocated(module.device) if on_gpu else
+    on_gpu = timer.device.type == "cuda"
+    peak = (timer.peak_bytes if on_gpu else
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20  # ru_maxrss is in KiB
     result = {
-        "device": module.device.type, "precision": args.precision, "batch": args.batch_size, "size": args.size,
+        "device": timer.device.type, "precision": args.precision, "batch": args.batch_size, "size": args.size,
         "steps": args.steps, "s_per_step": seconds, "steps_per_s": 1 / seconds,
         "images_per_s": args.batch_size / seconds,
         "data_ms_per_step": 1000 * sum(timer.waits) / len(timer.waits) if timer.waits else None,
