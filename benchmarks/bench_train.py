@@ -166,6 +166,7 @@ def main(argv=None) -> int:
         "images_per_s": args.batch_size / seconds,
         "data_ms_per_step": 1000 * sum(timer.waits) / len(timer.waits) if timer.waits else None,
         "peak_memory_mb": peak, "num_workers": args.num_workers, "compile": args.compile,
+        "channels_last": args.channels_last,
         "content_images": len(data.content_paths), "styles": len(data.style_names), "finetune": args.finetune,
         "vgg_weights": loss_config(vgg_weights=args.vgg_weights)["vgg"]["weights"],
     }

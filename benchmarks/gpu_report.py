@@ -1,7 +1,8 @@
 """One JSON and one markdown table from gpu.sh's benchmark reports: training steps/s and peak memory, stylize
-images/s per backend, and video frames/s per --temporal mode, with the GPU's name.
+images/s per backend, and video frames/s per --temporal mode, with the GPU's name. Reports of the same benchmark
+(training as configured, then compiled in channels-last) join into one, their rows in the order given.
 
-    python benchmarks/gpu_report.py train.json stylize.json video.json --json gpu.json --markdown gpu.md
+    python benchmarks/gpu_report.py train.json train_fast.json stylize.json video.json --json gpu.json --markdown gpu.md
 """
 
 import argparse
@@ -20,7 +21,8 @@ def rows(report: dict) -> list[str]:
     lines = []
     for r in report["results"]:
         if report["benchmark"] == "train":
-            cells = ["training steps/s", "torch", r["precision"], "on" if r["compile"] else "off", r["size"],
+            layout = ", channels-last" if r.get("channels_last") else ""
+            cells = ["training steps/s", "torch" + layout, r["precision"], "on" if r["compile"] else "off", r["size"],
                      r["batch"], f"{r['steps_per_s']:.2f}", f"{r['peak_memory_mb']:.0f}"]
         elif report["benchmark"] == "stylize":
             cells = ["stylize images/s", r["backend"], r["precision"], r["compile"] or "-", r["size"], r["batch"],
@@ -42,7 +44,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", required=True)
     parser.add_argument("--markdown", required=True)
     args = parser.parse_args(argv)
-    reports = [json.loads(Path(path).read_text()) for path in args.reports]
+    reports = []
+    for path in args.reports:  # several reports of one benchmark (training eager, then compiled) become one
+        report = json.loads(Path(path).read_text())
+        same = [seen for seen in reports if seen["benchmark"] == report["benchmark"]]
+        if same:
+            same[0]["results"] += report["results"]
+        else:
+            reports.append(report)
     machine = reports[0]["machine"]
     lines = [f"{machine['gpu'] or 'no GPU (dry run on the CPU)'}, {machine['cpu']}, torch {machine['torch']}, "
              f"commit {machine['commit']}", "", HEADER, "|---|---|---|---|---:|---:|---:|---:|"]

@@ -23,14 +23,16 @@ def test_dry_run_writes_one_json_and_one_table(tmp_path):
     report = json.loads((tmp_path / "gpu.json").read_text())
     train, stylize = report["reports"]["train"]["results"], report["reports"]["stylize"]["results"]
     video, modes = report["reports"]["video"], ["off", "norms", "flow", "on"]
-    assert [(r["precision"], r["batch"]) for r in train] == [("bf16-mixed", 2)]
+    assert [(r["precision"], r["batch"], r["channels_last"]) for r in train] == [("bf16-mixed", 2, False),
+                                                                                ("bf16-mixed", 2, True)]
     assert [(r["backend"], r["precision"]) for r in stylize] == [("torch", "bf16"), ("onnxruntime", "fp32")]
     assert (video["precision"], video["args"]["device"], video["args"]["height"]) == ("fp32", "cpu", 32)
     assert [(r["clip"].split()[0], r["mode"]) for r in video["results"]] == [("pan", mode) for mode in modes]
     assert all(r["fps"] > 0 and r["peak_memory_mb"] is None for r in video["results"])  # no CUDA: no peak
     table = (tmp_path / "gpu.md").read_text().splitlines()
     assert table[0].startswith("no GPU (dry run on the CPU)") and table[2].startswith("| figure |")
-    assert sum(line.startswith("| training steps/s |") for line in table) == 1
+    assert [line.split("|")[2].strip() for line in table if line.startswith("| training steps/s |")] == [
+        "torch", "torch, channels-last"]
     assert sum(line.startswith("| stylize images/s |") for line in table) == 2
     video_rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table
                   if line.startswith("| video frames/s")]
