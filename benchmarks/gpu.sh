@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Every GPU figure SPEC.md asks, in one run on one NVIDIA GPU (about 4 minutes on an H200; each step bounded, at
-# most 9.5): training steps/s at batch 16, 256 px, bf16 with its peak memory, as configured by default and as
-# `train.py channels_last=true compile=true` runs it; stylize images/s at 1024 px, batch 8: bf16 eager and compiled, and the
-# ONNX export on ONNX Runtime CUDA (fp32, when onnxruntime-gpu is installed); video frames/s at 1080p of the
-# shipped model (checkpoints/ready12.pt) in bf16, one frame at a time as stylize.py paints 1080p clips, for each
-# --temporal mode (the flow blend runs on the CPU), with its peak memory. Writes OUT/gpu.json and OUT/gpu.md (one
-# markdown table for BENCHMARKS.md).
+# Every GPU figure SPEC.md asks, in one run on one NVIDIA GPU (each step bounded: at most 9.5 minutes plus start-up;
+# 2 min 42 s on an H200 before the compiled training row): training steps/s at batch 16, 256 px, bf16 with its peak
+# memory, as configured by default and as `train.py channels_last=true compile=true` runs it; stylize images/s at
+# 1024 px, batch 8: bf16 eager and compiled, and the ONNX export on ONNX Runtime CUDA (fp32, when onnxruntime-gpu is
+# installed); video frames/s at 1080p of the shipped model (checkpoints/ready12.pt) in bf16, one frame at a time as
+# stylize.py paints 1080p clips, for each --temporal mode (the flow blend runs on the CPU), with its peak memory. Writes
+# OUT/gpu.json and OUT/gpu.md (one markdown table for BENCHMARKS.md).
 #
 #   bash benchmarks/gpu.sh                  # on a GPU machine; OUT is benchmarks/results/gpu
 #   bash benchmarks/gpu.sh --dry-run        # on the CPU at tiny sizes: checks that every step runs (seconds)
@@ -75,7 +75,8 @@ failed=()
 timeout 150 python benchmarks/bench_train.py "${train[@]}" --content-dir "$content" --style-dir "$styles" \
     --vgg-weights "$vgg" --json "$out/train.json" || failed+=("training (exit $?)")
 timeout 150 python benchmarks/bench_train.py "${train[@]}" "${fast[@]}" --content-dir "$content" \
-    --style-dir "$styles" --vgg-weights "$vgg" --json "$out/train_fast.json" || failed+=("training ${fast[*]} (exit $?)")
+    --style-dir "$styles" --vgg-weights "$vgg" --json "$out/train_fast.json" \
+    || failed+=("training ${fast[*]} (exit $?)")
 timeout 180 python benchmarks/bench_stylize.py "${stylize[@]}" --backend "$backend" --json "$out/stylize.json" \
     || failed+=("stylize (exit $?)")
 timeout 90 python benchmarks/bench_video.py "${video[@]}" --ckpt checkpoints/ready12.pt --style "$video_style" \

@@ -1,6 +1,7 @@
 """One JSON and one markdown table from gpu.sh's benchmark reports: training steps/s and peak memory, stylize
-images/s per backend, and video frames/s per --temporal mode, with the GPU's name. Reports of the same benchmark
-(training as configured, then compiled in channels-last) join into one, their rows in the order given.
+images/s per backend, and video frames/s per --temporal mode, with the GPU's name. Two training reports (as
+configured, then compiled in channels-last) join into one, rows in the order given: each row names its own compile
+and layout, and the joined report keeps the first one's settings.
 
     python benchmarks/gpu_report.py train.json train_fast.json stylize.json video.json --json gpu.json --markdown gpu.md
 """
@@ -45,9 +46,9 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", required=True)
     args = parser.parse_args(argv)
     reports = []
-    for path in args.reports:  # several reports of one benchmark (training eager, then compiled) become one
+    for path in args.reports:
         report = json.loads(Path(path).read_text())
-        same = [seen for seen in reports if seen["benchmark"] == report["benchmark"]]
+        same = [seen for seen in reports if seen["benchmark"] == report["benchmark"] == "train"]
         if same:
             same[0]["results"] += report["results"]
         else:
