@@ -82,10 +82,11 @@ def train_overrides(tmp_path: Path, content: Path, styles: Path, steps: int = 3)
     ]
 
 
-def run_train(overrides: list[str], cwd: Path, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+def run_train(overrides: list[str], cwd: Path, timeout=300, hydra_dir: Path | None = None,
+              **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={cwd / 'hydra'}"],
+        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={hydra_dir or cwd / 'hydra'}"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs,
     )
 

@@ -1,8 +1,10 @@
 """`python train.py [overrides]` or `nst-train [overrides]`: Hydra reads conf/ and the command line, then trains."""
 
 import sys
+from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
@@ -12,6 +14,7 @@ from nst_ff.io.config import conf_dir, pin_environment
 
 def run(cfg: DictConfig) -> None:
     from nst_ff.train.callbacks import Interrupted
+    from nst_ff.train.run_folder import drop_refused
     from nst_ff.train.training import train  # Lightning and the VGG load only once Hydra has parsed the command
 
     try:
@@ -26,6 +29,7 @@ def run(cfg: DictConfig) -> None:
         print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 15)
     if code:
+        drop_refused(Path(HydraConfig.get().runtime.output_dir), HydraConfig.get().job.name)
         sys.exit(code)
 
 

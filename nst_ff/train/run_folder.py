@@ -1,5 +1,6 @@
 """A run's checkpoint folder while a run writes it: locked against a second run, and an old run replaced
-(overwrite=true) only once the new one has a checkpoint of its own; until then the old one waits aside."""
+(overwrite=true) only once the new one has a checkpoint of its own; until then the old one waits aside. A command
+refused before it trained leaves no new run folder behind."""
 
 import contextlib
 import fcntl
@@ -64,3 +65,15 @@ def restore_or_drop(folder: Path, events_dir: Path) -> None:
         for path in (aside / "events").glob("*"):
             shutil.move(path, events_dir / path.name)
     shutil.rmtree(aside)
+
+
+def drop_refused(hydra_dir: Path, job_name: str) -> None:
+    """After a command refused before it trained: Hydra's folder, if the log it opened for the command is still
+    empty (a new run; an earlier run of the same run_name has logged there), and the run's folder above it if that
+    holds nothing else, so that a typo leaves no empty run for TensorBoard to list."""
+    log = hydra_dir / f"{job_name}.log"
+    if log.exists() and log.stat().st_size > 0:
+        return
+    shutil.rmtree(hydra_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: the run has other files
+        hydra_dir.parent.rmdir()

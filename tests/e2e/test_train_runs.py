@@ -185,6 +185,18 @@ def test_a_missing_checkpoint_is_one_line_and_exit_2(tmp_path, image_dirs):
     assert not (tmp_path / "ckpt").exists()
 
 
+def test_a_refused_command_leaves_no_run_folder_and_an_old_run_keeps_its_log(tmp_path, image_dirs):
+    overrides = train_overrides(tmp_path, *image_dirs) + ["data.batch_size=abc"]
+    run = tmp_path / "runs" / "test"  # where Hydra puts a run's folder by default: runs/<run_name>/hydra
+    assert run_train(overrides, tmp_path, hydra_dir=run / "hydra").returncode == 2
+    assert not run.exists()
+    log = run / "hydra" / "train_main.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("an earlier run of this run_name\n")
+    assert run_train(overrides, tmp_path, hydra_dir=run / "hydra").returncode == 2
+    assert log.read_text().startswith("an earlier run of this run_name\n")
+
+
 def test_a_bad_setting_stops_train_py_with_one_line_before_vgg_loads(tmp_path, image_dirs):
     content, styles = image_dirs
     overrides = train_overrides(tmp_path, content, styles) + ["data.batch_size=abc", "loss.vgg.weights=/no/vgg.pth"]
