@@ -29,7 +29,8 @@ def run(cfg: DictConfig) -> None:
         print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 15)
     if code:
-        drop_refused(Path(HydraConfig.get().runtime.output_dir), HydraConfig.get().job.name)
+        hydra = HydraConfig.get()
+        drop_refused(Path(hydra.runtime.output_dir), hydra.job.name, hydra.output_subdir, Path(cfg.checkpoint.dir))
         sys.exit(code)
 
 

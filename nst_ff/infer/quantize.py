@@ -1,7 +1,7 @@
 """int8 ONNX: the exported network statically quantized by ONNX Runtime's quantizer, for faster CPU inference.
 
-`stylize.py --export m.onnx --quantize int8` exports the fp32 model, then rewrites it in QDQ form: the 3x3
-convolutions of the residual blocks and of the upsampling path get int8 weights per output channel and uint8
+`stylize.py --export m.onnx --quantize int8` exports the fp32 model, then rewrites it in QDQ form: the later 3x3
+convolutions of the residual blocks and those of the upsampling path get int8 weights per output channel and uint8
 activations, with scales calibrated on a few photos stylized in each of the model's styles. Everything else
 stays float (measured layer by layer, BENCHMARKS.md): instance norm (its statistics are per photo, and the
 style tables blend in float), the style-weight matmuls, padding, upsampling, the residual adds, the two 9x9

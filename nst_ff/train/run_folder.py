@@ -13,6 +13,9 @@ from nst_ff.errors import NstError
 REPLACED = ".replaced"  # the old run's checkpoints (and events/, its TensorBoard files) while a new one starts
 
 
+HYDRA_RECORD = ("config.yaml", "hydra.yaml", "overrides.yaml")  # what Hydra writes in hydra.output_subdir
+
+
 class RunInUseError(NstError, RuntimeError):
     pass
 
@@ -67,13 +70,25 @@ def restore_or_drop(folder: Path, events_dir: Path) -> None:
     shutil.rmtree(aside)
 
 
-def drop_refused(hydra_dir: Path, job_name: str) -> None:
-    """After a command refused before it trained: Hydra's folder, if the log it opened for the command is still
-    empty (a new run; an earlier run of the same run_name has logged there), and the run's folder above it if that
-    holds nothing else, so that a typo leaves no empty run for TensorBoard to list."""
+def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_dir: Path) -> None:
+    """After a command refused before it trained: the files Hydra made for it in a new run's folder (its empty log
+    and its record of the command, hydra.output_subdir), then the folders they leave empty, so that a typo leaves
+    no empty run for TensorBoard to list. Nothing else is touched: a folder holding any other file, a log with
+    lines in it (an earlier run's), or a run whose checkpoint folder exists (another process may be training it)
+    stays as it is, and so do the working folder and those above it."""
     log = hydra_dir / f"{job_name}.log"
+    ours = {log} | ({hydra_dir / record} if record else set())
+    if checkpoint_dir.exists() or not hydra_dir.is_dir() or set(hydra_dir.iterdir()) - ours:
+        return
     if log.exists() and log.stat().st_size > 0:
         return
-    shutil.rmtree(hydra_dir, ignore_errors=True)
-    with contextlib.suppress(OSError):  # not empty: the run has other files
-        hydra_dir.parent.rmdir()
+    if record:
+        for name in HYDRA_RECORD:
+            (hydra_dir / record / name).unlink(missing_ok=True)
+    log.unlink(missing_ok=True)
+    working = Path.cwd().resolve()
+    for folder in ([hydra_dir / record] if record else []) + [hydra_dir, hydra_dir.parent]:
+        if folder.resolve() in (working, *working.parents):
+            return
+        with contextlib.suppress(OSError):  # not empty: it holds files of its own
+            folder.rmdir()

@@ -195,6 +195,16 @@ def test_a_refused_command_leaves_no_run_folder_and_an_old_run_keeps_its_log(tmp
     log.write_text("an earlier run of this run_name\n")
     assert run_train(overrides, tmp_path, hydra_dir=run / "hydra").returncode == 2
     assert log.read_text().startswith("an earlier run of this run_name\n")
+    # hydra.run.dir set to a folder of the user's: its files stay, and so does the working folder
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "sub" / "notes.txt").write_text("kept")
+    assert run_train(overrides, mine, hydra_dir=mine).returncode == 2
+    assert (mine / "sub" / "notes.txt").read_text() == "kept"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_train(overrides, empty, hydra_dir=empty).returncode == 2
+    assert empty.is_dir()
 
 
 def test_a_bad_setting_stops_train_py_with_one_line_before_vgg_loads(tmp_path, image_dirs):

@@ -64,7 +64,7 @@ def test_int8_model_is_quantized_except_the_float_layers_and_keeps_the_styles(mo
     convs = [node for node in proto.graph.node if node.op_type == "Conv"]
     float_convs = [node for node in convs if node.input[1] in kernels]  # weights straight from a float tensor
     assert ops.count("QuantizeLinear") >= 9 and [tuple(t.dims[2:]) for t in int8_weights] == [(3, 3)] * 9
-    # The 9x9 convs, the two stride-2 convs and the next three stay float: the first seven, and the last.
+    # The 9x9 convs, the two stride-2 convs and the next three stay float: the first six, and the last.
     assert [kernels[node.input[1]] for node in float_convs] == [(9, 9)] + [(3, 3)] * 5 + [(9, 9)]
     assert float_convs == convs[:6] + convs[-1:]
     assert "InstanceNormalization" in ops and len(convs) == 16
