@@ -29,8 +29,10 @@ def run(cfg: DictConfig) -> None:
         print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 15)
     if code:
-        hydra = HydraConfig.get()
-        drop_refused(Path(hydra.runtime.output_dir), hydra.job.name, hydra.output_subdir, Path(cfg.checkpoint.dir))
+        if HydraConfig.initialized():  # run from Hydra's command line, which made a run folder (not compose())
+            hydra = HydraConfig.get()
+            drop_refused(Path(hydra.runtime.output_dir), hydra.job.name, hydra.output_subdir,
+                         Path(cfg.checkpoint.dir))
         sys.exit(code)
 
 
