@@ -11,8 +11,6 @@ from pathlib import Path
 from nst_ff.errors import NstError
 
 REPLACED = ".replaced"  # the old run's checkpoints (and events/, its TensorBoard files) while a new one starts
-
-
 HYDRA_RECORD = ("config.yaml", "hydra.yaml", "overrides.yaml")  # what Hydra writes in hydra.output_subdir
 
 
@@ -78,9 +76,8 @@ def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_
     stays as it is, and so do the working folder and those above it."""
     log = hydra_dir / f"{job_name}.log"
     ours = {log} | ({hydra_dir / record} if record else set())
-    if checkpoint_dir.exists() or not hydra_dir.is_dir() or set(hydra_dir.iterdir()) - ours:
-        return
-    if log.exists() and log.stat().st_size > 0:
+    if (checkpoint_dir.exists() or not hydra_dir.is_dir() or set(hydra_dir.iterdir()) - ours
+            or log.exists() and log.stat().st_size > 0):
         return
     if record:
         for name in HYDRA_RECORD:
