@@ -60,6 +60,11 @@ def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continue
     result = run_train(train_overrides(tmp_path, content, styles, steps=stopped + 2) + ["ckpt_path=last"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert step_of(last) == stopped + 2
+    # each command keeps its own record of its settings: the resumed one does not overwrite how the run began
+    records = sorted((tmp_path / "hydra" / ".hydra").iterdir())
+    assert len(records) == 2 and all((record / "config.yaml").is_file() for record in records)
+    assert "ckpt_path=last" in (records[1] / "overrides.yaml").read_text()
+    assert "ckpt_path" not in (records[0] / "overrides.yaml").read_text()
 
 
 def test_running_a_named_run_again_leaves_it_untouched(tmp_path, image_dirs):
@@ -191,10 +196,14 @@ def test_a_refused_command_leaves_no_run_folder_and_an_old_run_keeps_its_log(tmp
     assert run_train(overrides, tmp_path, hydra_dir=run / "hydra").returncode == 2
     assert not run.exists()
     log = run / "hydra" / "train_main.log"
-    log.parent.mkdir(parents=True)
+    earlier = run / "hydra" / ".hydra" / "2026-01-01_00-00-00-000000"
+    earlier.mkdir(parents=True)
+    (earlier / "config.yaml").write_text("the earlier run's settings\n")
     log.write_text("an earlier run of this run_name\n")
     assert run_train(overrides, tmp_path, hydra_dir=run / "hydra").returncode == 2
     assert log.read_text().startswith("an earlier run of this run_name\n")
+    assert list(earlier.parent.iterdir()) == [earlier]  # the typo's own record gone, the earlier one as it was
+    assert (earlier / "config.yaml").read_text() == "the earlier run's settings\n"
     # hydra.run.dir set to a folder of the user's: its files stay, and so does the working folder
     mine = tmp_path / "mine"
     (mine / "sub").mkdir(parents=True)
