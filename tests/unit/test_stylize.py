@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import ROOT, make_image, styled_network, train_overrides
 from nst_ff.cli import stylize_main as stylize
-from nst_ff.infer.stylizer import RGB_TO_YCBCR
+from nst_ff.infer.stylizer import DARK_LUMA, RGB_TO_YCBCR, stylize as paint
 from nst_ff.io.images import read_image, to_pil
 from nst_ff.model.checkpoint import export
 from nst_ff.model.transformer import StyleTransferNetwork, one_hot
@@ -69,6 +69,22 @@ def test_output_equals_network_forward(network_file, photo, tmp_path):
     ckpt, network = network_file
     assert run("--ckpt", ckpt, "--input", photo, "--style", "beta", "--output", tmp_path / "out.png") == 0
     assert np.array_equal(pixels(tmp_path / "out.png"), expected_pixels(network, photo, one_hot(torch.tensor(1), 3)))
+
+
+def test_a_dark_photo_is_painted_dim_and_a_black_one_black(network_file, photo, tmp_path):
+    ckpt, network = network_file
+    image = read_image(photo)
+    luma = float(torch.einsum("c,chw->", RGB_TO_YCBCR[0], image)) / image[0].numel()
+    assert luma > DARK_LUMA  # painted as the network paints it (test_output_equals_network_forward)
+    dark = image * (DARK_LUMA / 2 / luma)  # the network alone paints it nearly as brightly (instance norm)
+    with torch.inference_mode():
+        painted = paint(network, torch.stack([image, dark, torch.zeros_like(image)]), torch.eye(3))
+        alone = network(dark[None].expand(3, -1, -1, -1), torch.eye(3))
+    torch.testing.assert_close(painted[1], alone / 2)
+    assert not painted[2].any()
+    Image.new("RGB", (45, 37)).save(tmp_path / "black.png")
+    assert run("--ckpt", ckpt, "--input", tmp_path / "black.png", "--style", "beta", "--output", tmp_path / "o.png") == 0
+    assert not pixels(tmp_path / "o.png").any()
 
 
 @pytest.mark.slow
