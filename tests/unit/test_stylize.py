@@ -15,7 +15,8 @@ from PIL import Image
 
 from conftest import ROOT, make_image, styled_network, train_overrides
 from nst_ff.cli import stylize_main as stylize
-from nst_ff.infer.stylizer import DARK_LUMA, RGB_TO_YCBCR, stylize as paint
+from nst_ff.infer.stylizer import DARK_LUMA, RGB_TO_YCBCR
+from nst_ff.infer.stylizer import stylize as paint
 from nst_ff.io.images import read_image, to_pil
 from nst_ff.model.checkpoint import export
 from nst_ff.model.transformer import StyleTransferNetwork, one_hot
@@ -83,7 +84,8 @@ def test_a_dark_photo_is_painted_dim_and_a_black_one_black(network_file, photo, 
     torch.testing.assert_close(painted[1], alone / 2)
     assert not painted[2].any()
     Image.new("RGB", (45, 37)).save(tmp_path / "black.png")
-    assert run("--ckpt", ckpt, "--input", tmp_path / "black.png", "--style", "beta", "--output", tmp_path / "o.png") == 0
+    assert run("--ckpt", ckpt, "--input", tmp_path / "black.png", "--style", "beta", "--output",
+               tmp_path / "o.png") == 0
     assert not pixels(tmp_path / "o.png").any()
 
 
