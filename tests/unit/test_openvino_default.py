@@ -165,3 +165,22 @@ def test_a_clip_runs_on_the_cached_export_with_the_flow_and_keeps_its_frames(che
     assert run("--ckpt", checkpoint, "--temporal", "norms", "--input", clip, "--style", "beta", "--output",
                tmp_path / "norms.mp4") == 0
     assert not (tmp_path / "other").exists()  # norm smoothing needs the PyTorch network
+
+
+def test_a_black_clip_paints_black_on_the_cached_export(checkpoint, tmp_path, monkeypatch):
+    # instance norm alone would paint a flat colour that each runtime rounds differently (nst_ff.infer.stylizer)
+    av = pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    clip = tmp_path / "black.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    monkeypatch.setenv("NST_FF_EXPORT_CACHE", str(tmp_path / "cache"))
+    assert run("--ckpt", checkpoint, "--input", clip, "--style", "beta", "--output", tmp_path / "out.mp4") == 0
+    assert list((tmp_path / "cache").glob("*.onnx"))  # painted by the export, not the PyTorch network
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == 3 and max(int(frame.max()) for frame in frames) <= 2  # H.264's rounding of black
