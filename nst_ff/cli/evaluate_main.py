@@ -14,7 +14,7 @@ import torch
 from nst_ff.cli.arguments import Parser, device, int_from, non_negative, run_command
 from nst_ff.errors import UsageError
 from nst_ff.infer.stroke import check_stroke_scale, stroke_scaled
-from nst_ff.infer.stylizer import NonFiniteOutputError
+from nst_ff.infer.stylizer import NonFiniteOutputError, dim_dark
 from nst_ff.io import jsonfile
 from nst_ff.io.config import default_style_size, loss_config
 from nst_ff.io.images import read_image, resize_shorter
@@ -94,11 +94,13 @@ def choose_photos(args) -> dict:
     return photos
 
 
-def with_stroke_scale(network, scale: float):
-    """The network as stylize.py runs it with --stroke-scale `scale`: (photos, style weights) -> outputs."""
-    if scale == 1:
-        return network
-    return lambda photos, weights: stroke_scaled(lambda images: network(images, weights)[:, None], photos, scale)[:, 0]
+def as_stylize_paints(network, scale: float):
+    """The network as stylize.py runs it (--stroke-scale `scale`, dark photos dimmed): (photos [K, 3, H, W], style
+    weights [K, N]) -> outputs [K, 3, H, W], each photo in its own row."""
+    def paint(photos: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        painted = stroke_scaled(lambda images: network(images, weights)[:, None], photos, scale)
+        return dim_dark(painted, photos)[:, 0]
+    return paint
 
 
 def prepare(args) -> dict:
@@ -113,7 +115,7 @@ def prepare(args) -> dict:
                          vgg_weights=args.vgg_weights)
     network = network.to(args.device)
     return {
-        "network": with_stroke_scale(network, args.stroke_scale), "style_names": style_names, "missing": missing,
+        "network": as_stylize_paints(network, args.stroke_scale), "style_names": style_names, "missing": missing,
         "photos": photos,
         "paintings": {name: resize_shorter(image, style_size) for name, image in originals.items()},
         "style_size": style_size, "config": config,

@@ -29,8 +29,9 @@ YCBCR_TO_RGB = torch.linalg.inv(RGB_TO_YCBCR)
 # Instance norm makes the network blind to a photo's brightness: a frame at 2 % of its light paints as brightly as
 # the frame itself, its 8-bit noise blown up into blocks, and a black frame paints a flat colour that each runtime
 # rounds differently, so a video's fade to black vanishes and ends in a jump. Photos darker than this mean
-# luminance have their painting dimmed in proportion: fades end in black, and black stays black. Real photos sit
-# above it (the darkest of 128 COCO photos: 0.098; the Hubble deep field: 0.076) and are painted as before.
+# luminance have their painting dimmed in proportion: fades end in black, and black stays black. Every photo
+# measured sits above it (the darkest of 128 COCO photos: 0.098; the Hubble deep field: 0.076); a still as dark,
+# a night sky, is painted as dark as it is, bright parts included.
 DARK_LUMA = 0.06
 
 
@@ -42,16 +43,19 @@ def stylize(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: in
             stroke_scale: float = 1.0) -> torch.Tensor:
     """Photos [B, 3, H, W] in every style row of `style_weights` [S, N] -> [B, S, 3, H, W]: in one pass, or
     with `tile`, one image at a time in tiles of that many pixels (bounded memory, same result); strokes
-    `stroke_scale` times the size the network learned (nst_ff.infer.stroke)."""
+    `stroke_scale` times the size the network learned (nst_ff.infer.stroke); the painting of a photo darker than
+    DARK_LUMA dimmed with it (dim_dark), any other exactly the network's."""
     painted = stroke_scaled(lambda images: _paint(network, images, style_weights, tile), photos, stroke_scale)
     return dim_dark(painted, photos)
 
 
 def dim_dark(painted: torch.Tensor, photos: torch.Tensor) -> torch.Tensor:
     """painted [B, S, 3, H, W] times min(1, mean luminance / DARK_LUMA) of each photo [B, 3, H, W]."""
-    luma = torch.einsum("c,bchw->b", RGB_TO_YCBCR[0].to(photos.device), photos.float()) / photos[0, 0].numel()
+    luma = photos.mean((-2, -1), dtype=torch.float32) @ RGB_TO_YCBCR[0].to(photos.device)  # [B]
     gain = (luma / DARK_LUMA).clamp(max=1)
-    return painted * gain.view(-1, 1, 1, 1, 1).to(painted.dtype)  # x 1 is exact: brighter photos are untouched
+    if bool((gain == 1).all()):  # the usual case: no copy of what may be a dozen styles of a large photo
+        return painted
+    return painted * gain.view(-1, 1, 1, 1, 1).to(painted.dtype)
 
 
 def _paint(network, photos: torch.Tensor, style_weights: torch.Tensor, tile: int | None) -> torch.Tensor:

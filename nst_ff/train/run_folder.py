@@ -69,29 +69,22 @@ def restore_or_drop(folder: Path, events_dir: Path) -> None:
 
 
 def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_dir: Path) -> None:
-    """After a command refused before it trained: Hydra's record of it (hydra.output_subdir, a folder of its own per
-    command, so earlier commands' records stay), then, in a new run's folder, its empty log and the folders they leave
-    empty, so that a typo leaves no empty run for TensorBoard to list. Nothing else is touched: a folder holding any
-    other file, a log with lines in it (an earlier run's), or a run whose checkpoint folder exists (another process
-    may be training it) stays as it is, and so do the working folder and those above it."""
-    working = Path.cwd().resolve()
-    kept = (working, *working.parents)
-    if record:
-        for name in HYDRA_RECORD:
-            (hydra_dir / record / name).unlink(missing_ok=True)
-        for folder in [hydra_dir / record, *(hydra_dir / part for part in Path(record).parents)]:
-            inside = folder.resolve().is_relative_to(hydra_dir.resolve()) and folder.resolve() != hydra_dir.resolve()
-            if not inside or folder.resolve() in kept:
-                break
-            with contextlib.suppress(OSError):  # not empty: other commands' records, or files of the user's
-                folder.rmdir()
+    """After a command refused before it trained: a new run's folder that holds nothing but what Hydra made for
+    this command (its empty log and its record, hydra.output_subdir) is removed, so that a typo leaves no empty run
+    for TensorBoard to list. Anything else keeps everything: a run whose checkpoint folder exists (it trained, or
+    another process is training it), a log with lines in it (an earlier command's, or this one's before it failed),
+    any other file (earlier commands' records, the user's own), the working folder and those above it."""
     log = hydra_dir / f"{job_name}.log"
-    if (checkpoint_dir.exists() or not hydra_dir.is_dir() or set(hydra_dir.iterdir()) - {log}
-            or log.exists() and log.stat().st_size > 0):
+    ours = {log} | ({hydra_dir / record / name for name in HYDRA_RECORD} if record else set())
+    if (checkpoint_dir.exists() or not hydra_dir.is_dir() or log.exists() and log.stat().st_size > 0
+            or {path for path in hydra_dir.rglob("*") if not path.is_dir()} - ours):
         return
-    log.unlink(missing_ok=True)
-    for folder in (hydra_dir, hydra_dir.parent):
-        if folder.resolve() in kept:
+    for path in ours:
+        path.unlink(missing_ok=True)
+    working = Path.cwd().resolve()
+    inside = sorted((path for path in hydra_dir.rglob("*") if path.is_dir()), key=lambda path: -len(path.parts))
+    for folder in [*inside, hydra_dir, hydra_dir.parent]:  # the deepest first
+        if folder.resolve() in (working, *working.parents):
             return
         with contextlib.suppress(OSError):  # not empty: it holds files of its own
             folder.rmdir()
