@@ -77,13 +77,14 @@ def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_
     log = hydra_dir / f"{job_name}.log"
     ours = {log} | ({hydra_dir / record / name for name in HYDRA_RECORD} if record else set())
     if (checkpoint_dir.exists() or not hydra_dir.is_dir() or log.exists() and log.stat().st_size > 0
-            or {path for path in hydra_dir.rglob("*") if not path.is_dir()} - ours):
+            or any(path not in ours and not path.is_dir() for path in hydra_dir.rglob("*"))):
         return
     for path in ours:
         path.unlink(missing_ok=True)
     working = Path.cwd().resolve()
-    inside = sorted((path for path in hydra_dir.rglob("*") if path.is_dir()), key=lambda path: -len(path.parts))
-    for folder in [*inside, hydra_dir, hydra_dir.parent]:  # the deepest first
+    record_folders = [folder for folder in (hydra_dir / record / HYDRA_RECORD[0]).parents
+                      if hydra_dir.resolve() in folder.resolve().parents] if record else []
+    for folder in [*record_folders, hydra_dir, hydra_dir.parent]:  # the deepest first
         if folder.resolve() in (working, *working.parents):
             return
         with contextlib.suppress(OSError):  # not empty: it holds files of its own
