@@ -77,7 +77,7 @@ def test_a_dark_photo_is_painted_dim_and_a_black_one_black(network_file, photo, 
     image = read_image(photo)
     luma = float(torch.einsum("c,chw->", RGB_TO_YCBCR[0], image)) / image[0].numel()
     assert luma > DARK_LUMA  # painted as the network paints it (test_output_equals_network_forward)
-    dark = image * (DARK_LUMA / 2 / luma)  # the network alone paints it nearly as brightly (instance norm)
+    dark = image * (DARK_LUMA / 2 / luma)  # half DARK_LUMA: half of what the network alone paints
     with torch.inference_mode():
         painted = paint(network, torch.stack([image, dark, torch.zeros_like(image)]), torch.eye(3))
         alone = network(dark[None].expand(3, -1, -1, -1), torch.eye(3))
