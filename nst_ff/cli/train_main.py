@@ -5,7 +5,6 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from nst_ff.cli.arguments import exit_code
@@ -13,12 +12,28 @@ from nst_ff.io.config import conf_dir, pin_environment
 
 
 def run(cfg: DictConfig) -> None:
-    from nst_ff.train.callbacks import Interrupted
     from nst_ff.train.run_folder import drop_refused
-    from nst_ff.train.training import train  # Lightning and the VGG load only once Hydra has parsed the command
+    from nst_ff.train.settings import check_settings
+
+    # Lightning takes seconds to import: a mistyped setting is refused before it loads, and before the VGG.
+    code = exit_code("train.py", lambda: check_settings(cfg)) or fit(cfg)
+    if code:
+        if HydraConfig.initialized():  # run from Hydra's command line, which made a run folder (not compose())
+            hydra = HydraConfig.get()
+            drop_refused(Path(hydra.runtime.output_dir), hydra.job.name, hydra.output_subdir,
+                         Path(cfg.checkpoint.dir))
+        sys.exit(code)
+
+
+def fit(cfg: DictConfig) -> int:
+    """Trains; the exit code of an expected failure, or exits as a stopped run should."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from nst_ff.train.callbacks import Interrupted
+    from nst_ff.train.training import train
 
     try:
-        code = exit_code("train.py", lambda: train(cfg))
+        return exit_code("train.py", lambda: train(cfg))
     except Interrupted as stopped:
         print(f"train.py: {stopped}; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 2)
@@ -28,12 +43,6 @@ def run(cfg: DictConfig) -> None:
     except SIGTERMException:  # Lightning's, raised after the step in progress; last.ckpt is saved by then
         print(f"train.py: stopped by SIGTERM; resume with run_name={cfg.run_name} ckpt_path=last", file=sys.stderr)
         sys.exit(128 + 15)
-    if code:
-        if HydraConfig.initialized():  # run from Hydra's command line, which made a run folder (not compose())
-            hydra = HydraConfig.get()
-            drop_refused(Path(hydra.runtime.output_dir), hydra.job.name, hydra.output_subdir,
-                         Path(cfg.checkpoint.dir))
-        sys.exit(code)
 
 
 def main() -> None:
