@@ -26,7 +26,7 @@ from nst_ff.io.paths import check_distinct, check_writable, inside, same_file
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # An --output ending like this names a file (refused unless PNG or JPEG); anything else is a folder.
-FILE_SUFFIXES = (*OUTPUT_FORMATS, *IMAGE_EXTENSIONS, ".gif", ".tif", ".tiff")
+FILE_SUFFIXES = (*OUTPUT_FORMATS, *IMAGE_EXTENSIONS, ".gif")
 
 
 def resize_photo(image: torch.Tensor, size: int | None, max_size: int | None, label: str = "photo") -> torch.Tensor:

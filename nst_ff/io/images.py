@@ -16,7 +16,7 @@ from torchvision.utils import make_grid
 
 from nst_ff.errors import NstError, UsageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Pillow's own decompression-bomb threshold (about 9,459 x 9,459): far above any photo, far below
 # what would exhaust memory once decoded and turned into float tensors.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import v2
 
 from nst_ff.errors import NstError
-from nst_ff.io.images import ImageReadError, list_images, read_image, resize_shorter
+from nst_ff.io.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image, resize_shorter
 from nst_ff.io.paths import names_problem
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def load_styles(style_dir: str | os.PathLike, style_size: int) -> tuple[list[str
     if paths is None:
         raise DataError(f"style folder {style_dir}: not a folder")
     if not paths:
-        raise DataError(f"style folder {style_dir}: no images (looked for .jpg .jpeg .png .webp .bmp)")
+        raise DataError(f"style folder {style_dir}: no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
     names = [path.stem for path in paths]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -131,7 +131,8 @@ class StyleTransferDataModule(L.LightningDataModule):
                 len(skipped), len(paths) + len(skipped), self.content_dir, "; ".join(skipped),
             )
         if not paths:
-            raise DataError(f"content folder {self.content_dir}: no usable images")
+            found = "no usable images" if skipped else f"no images (looked for {' '.join(IMAGE_EXTENSIONS)})"
+            raise DataError(f"content folder {self.content_dir}: {found}")
         self.content_paths = paths
         self.style_names, self.style_images = load_styles(self.style_dir, self.style_size)
 

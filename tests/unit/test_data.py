@@ -61,6 +61,10 @@ def test_content_folder_without_usable_images_stops_before_training(tmp_path, im
     (tmp_path / "empty" / "broken.jpg").write_bytes(b"\xff\xd8 nothing")
     with pytest.raises(DataError, match=f"content folder {tmp_path / 'empty'}: no usable images"):
         datamodule(tmp_path / "empty", styles).prepare()
+    (tmp_path / "heic").mkdir()  # photos in a format it does not read: the message names the ones it does
+    (tmp_path / "heic" / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic")
+    with pytest.raises(DataError, match=r"heic: no images \(looked for .jpg .jpeg .png .webp .bmp .tif .tiff\)"):
+        datamodule(tmp_path / "heic", styles).prepare()
     with pytest.raises(DataError, match="nowhere: not a folder"):
         datamodule(tmp_path / "nowhere", styles).prepare()
 
@@ -122,7 +126,10 @@ def test_hidden_files_and_other_extensions_are_ignored(tmp_path):
     make_image(tmp_path / "a.JPG")
     make_image(tmp_path / ".hidden" / "b.png")
     make_image(tmp_path / "c.gif")
-    assert [p.name for p in list_images(tmp_path)] == ["a.JPG"]
+    make_image(tmp_path / "scans" / "d.tif")  # scanned paintings and photographers' exports
+    make_image(tmp_path / "scans" / "e.TIFF")
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a.JPG", "scans/d.tif",
+                                                                                  "scans/e.TIFF"]
 
 
 def test_scale_jitter_shows_parts_of_a_photo_larger_and_grayscale_greys(tmp_path):
