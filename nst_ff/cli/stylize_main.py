@@ -20,8 +20,8 @@ from nst_ff.infer.export_cache import ExportedNetwork, accelerated
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.openvino_model import OpenVinoNetwork, openvino_installed
 from nst_ff.infer.photos import Photo, Photos, as_list, list_inputs, plan_outputs, read_photo, resize_photo
+from nst_ff.infer.quantize import MAX_CALIBRATION_PHOTOS, calibration_photos, check_export, export_int8
 from nst_ff.infer.quantize import MODES as QUANTIZE_MODES
-from nst_ff.infer.quantize import check_export, export_int8
 from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice, all_styles, available_styles, parse_interpolation, parse_mix, parse_styles
 from nst_ff.infer.stylizer import SHEET_COLUMNS, Painting, Report, Stylizer
@@ -49,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-layers", action="store_true", help="print the layers --layers accepts, then exit")
     parser.add_argument("--export", metavar="PATH", help="write a small inference file (weights, arguments, styles); "
                         "PATH.onnx writes an ONNX model instead")
-    parser.add_argument("--quantize", choices=QUANTIZE_MODES, help="with --export PATH.onnx: an int8 model "
-                        "(calibrated on the demo photos): 1.2-1.3x the fp32 export's speed on ONNX Runtime, 1.6x on "
-                        "OpenVINO in fp32; OpenVINO's bf16 (CPUs with AMX) runs the fp32 export faster still")
+    parser.add_argument("--quantize", choices=QUANTIZE_MODES, help="with --export PATH.onnx: an int8 model for "
+                        "CPUs without bf16: 1.35-1.43x the fp32 export's speed on OpenVINO, 1.2-1.25x on ONNX "
+                        "Runtime; OpenVINO's bf16 (CPUs with AMX or AVX512-BF16) runs the fp32 export faster still")
+    parser.add_argument("--calibration", metavar="FOLDER", help="with --quantize: photos to set the int8 ranges on "
+                        f"(the first {MAX_CALIBRATION_PHOTOS}; default: the demo photos of a source checkout)")
     for add_group in (add_image_options, add_style_options, add_speed_options, add_video_options, add_dump_options):
         add_group(parser)
     return parser
@@ -355,13 +357,18 @@ def run(args) -> int:
     if args.list_layers:
         print_layers(network, args)
         return 0
-    check_export(args.quantize, args.export)
+    check_export(args.quantize, args.export, args.calibration)
+    # read before any work, so that a bad folder is refused before the photos are painted
+    calibration = calibration_photos(args.calibration) if args.quantize else None
     if args.input not in (None, STDIO) and is_video_input(args.input):
         return stylize_video(args, network, style_names, description)
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision
-        save = export_int8 if args.quantize else export_onnx if is_onnx(args.export) else export
-        save(args.export, network, style_names, training_record(description))
+        if args.quantize:
+            export_int8(args.export, network, style_names, training_record(description), calibration)
+        else:
+            save = export_onnx if is_onnx(args.export) else export
+            save(args.export, network, style_names, training_record(description))
     if plan is None:
         return 0
     return execute(plan, args, accelerate(args, plan.device, network, style_names, description), style_names)

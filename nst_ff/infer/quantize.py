@@ -23,7 +23,7 @@ import numpy as np
 from nst_ff.errors import UsageError
 from nst_ff.infer.onnx_model import export_onnx, require
 from nst_ff.io import jsonfile
-from nst_ff.io.images import write_atomically
+from nst_ff.io.images import IMAGE_EXTENSIONS, list_images, open_image, write_atomically
 from nst_ff.model.checkpoint import NST_FF_KEY
 from nst_ff.model.transformer import StyleTransferNetwork
 
@@ -31,6 +31,7 @@ MODES = ("int8",)
 # The photos bundled with a source checkout; a wheel has none (then the caller passes its own).
 DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "content"
 CALIBRATION_SIZE = 256  # px, square crops: the activation ranges of a photo hardly depend on its size
+MAX_CALIBRATION_PHOTOS = 24  # each style runs on two of them: more photos than that add time, not range
 FLOAT_KERNELS = (9, 9)  # the full-resolution first and last convolutions
 FLOAT_STRIDES = (2, 2)  # the two downsampling convolutions: their errors grow through every later layer
 # The 3x3 convolutions right after the downsampling, for the same reason: on the ready model, each alone in int8
@@ -38,26 +39,32 @@ FLOAT_STRIDES = (2, 2)  # the two downsampling convolutions: their errors grow t
 FLOAT_RESIDUAL = 3
 
 
-def check_export(mode: str | None, export_path: str | None) -> None:
-    """Refuses --quantize without an .onnx export (before anything is written)."""
+def check_export(mode: str | None, export_path: str | None, calibration: str | None = None) -> None:
+    """Refuses --quantize without an .onnx export, and --calibration without --quantize (before anything is
+    written)."""
     if mode is not None and (not export_path or Path(export_path).suffix.lower() != ".onnx"):
         raise UsageError(f"--quantize {mode} writes an ONNX model: give --export PATH.onnx "
                          f"(not {export_path or 'nothing'})")
+    if calibration is not None and mode is None:
+        raise UsageError(f"--calibration {calibration}: photos to calibrate an int8 export on; add --quantize int8")
 
 
-def calibration_photos(folder: str | os.PathLike = DEMO_PHOTOS, size: int = CALIBRATION_SIZE) -> list[np.ndarray]:
-    """Every JPEG or PNG in `folder` as a centred square crop, [1, 3, size, size] float32 in [0, 1]."""
+def calibration_photos(folder: str | os.PathLike | None = None, size: int = CALIBRATION_SIZE,
+                       limit: int = MAX_CALIBRATION_PHOTOS) -> list[np.ndarray]:
+    """The first `limit` images in `folder` (default: the demo photos; sorted) as centred square crops,
+    [1, 3, size, size] float32 in [0, 1]."""
     from PIL import Image, ImageOps
 
-    paths = sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    folder = DEMO_PHOTOS if folder is None else Path(folder)
+    paths = list_images(folder, recursive=False)[:limit] if folder.is_dir() else []
+    if not paths and folder == DEMO_PHOTOS:  # installed from a wheel: no demo photos beside the package
+        raise UsageError("int8 calibration needs photos: give --calibration FOLDER (a few of the kind you will "
+                         "stylize; a source checkout uses its demo/content)")
     if not paths:
-        raise UsageError(f"int8 calibration needs photos, and {folder} holds none (a source checkout has demo/)")
-    photos = []
-    for path in paths:
-        with Image.open(path) as image:
-            square = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.BICUBIC)
-        photos.append(np.asarray(square, np.float32).transpose(2, 0, 1)[None] / 255)
-    return photos
+        found = f"no images (looked for {' '.join(IMAGE_EXTENSIONS)})" if folder.is_dir() else "not a folder"
+        raise UsageError(f"--calibration {folder}: {found}")
+    return [np.asarray(ImageOps.fit(open_image(path), (size, size), Image.Resampling.BICUBIC), np.float32)
+            .transpose(2, 0, 1)[None] / 255 for path in paths]
 
 
 def calibration_feeds(photos: list[np.ndarray], num_styles: int, per_style: int = 2) -> list[dict]:

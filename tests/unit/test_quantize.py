@@ -130,3 +130,44 @@ def test_an_onnx_model_claiming_another_precision_is_refused(models, tmp_path):
     onnx.save(proto, tmp_path / "int4.onnx")
     with pytest.raises(CheckpointError, match="precision 'int4' is not one of int8"):
         OnnxNetwork(tmp_path / "int4.onnx")
+
+
+def test_calibration_on_a_folder_of_ones_own_photos(models, tmp_path):
+    ckpt, _ = models
+    photos = tmp_path / "mine"
+    photos.mkdir()
+    Image.open(PHOTO).save(photos / "cat.tif")
+    Image.open(ROOT / "demo" / "content" / "astronaut.jpg").rotate(90, expand=True).save(photos / "astronaut.png")
+    (photos / "notes.txt").write_text("not a photo")
+    assert run("--ckpt", ckpt, "--export", tmp_path / "mine.onnx", "--quantize", "int8", "--calibration", photos) == 0
+    outputs = {}
+    for name, model, options in (("fp32", ckpt, []), ("int8", tmp_path / "mine.onnx", ["--backend", "onnxruntime"])):
+        out = tmp_path / f"{name}.png"
+        assert run("--ckpt", model, *options, "--input", PHOTO, "--style", "beta", "--output", out) == 0
+        outputs[name] = np.asarray(Image.open(out), np.float64) / 255
+    proto = onnx.load(tmp_path / "mine.onnx")
+    assert json.loads({p.key: p.value for p in proto.metadata_props}[NST_FF_KEY])["precision"] == "int8"
+    assert 10 * np.log10(1 / np.mean((outputs["int8"] - outputs["fp32"]) ** 2)) >= 30
+
+
+def test_a_calibration_folder_that_cannot_serve_is_one_line(models, tmp_path, capsys, monkeypatch):
+    from nst_ff.infer import quantize
+
+    ckpt, _ = models
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "clip.mp4").write_bytes(b"\0")
+    int8 = ["--export", tmp_path / "out.onnx", "--quantize", "int8"]
+    cases = [
+        (["--calibration", tmp_path / "empty"], f"--calibration {tmp_path / 'empty'}: photos to calibrate an int8 "
+                                                "export on; add --quantize int8"),
+        ([*int8, "--calibration", tmp_path / "nowhere"], f"--calibration {tmp_path / 'nowhere'}: not a folder"),
+        ([*int8, "--calibration", tmp_path / "empty"], f"--calibration {tmp_path / 'empty'}: no images (looked for "
+                                                       ".jpg .jpeg .png .webp .bmp .tif .tiff)"),
+        (int8, "int8 calibration needs photos: give --calibration FOLDER"),  # installed from a wheel: no demo/
+    ]
+    monkeypatch.setattr(quantize, "DEMO_PHOTOS", tmp_path / "no_demo")
+    for args, message in cases:
+        assert run("--ckpt", ckpt, *args, "--input", PHOTO, "--style", "beta", "--output", tmp_path / "o.png") == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("stylize.py: error: ") and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no export, no photo painted
