@@ -7,8 +7,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from nst_ff.cli.arguments import exit_code
+from nst_ff.cli.arguments import exit_code, fail
 from nst_ff.io.config import conf_dir, pin_environment
+from nst_ff.train.overrides import override_problem
 
 
 def run(cfg: DictConfig) -> None:
@@ -47,5 +48,8 @@ def fit(cfg: DictConfig) -> int:
 
 def main() -> None:
     pin_environment()  # before Hydra reads ${oc.env:NST_FF_VGG_WEIGHTS}; DDP and data workers inherit it
+    problem = override_problem(sys.argv[1:])
+    if problem:  # before Hydra makes a run folder for it
+        sys.exit(fail("train.py", problem))
     # conf/ is beside the package in a source checkout, inside it in a wheel: found at run time, not import time
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")(run)()

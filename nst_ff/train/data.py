@@ -26,7 +26,7 @@ class DataError(NstError, ValueError):
 def scan_images(folder: str | os.PathLike, recursive: bool = True) -> tuple[list[Path], list[str]]:
     """Image paths whose header Pillow can read, and one line per file it cannot."""
     if not Path(folder).is_dir():
-        raise DataError(f"{folder}: not a folder")
+        raise DataError(f"content folder {folder}: not a folder")
     usable, skipped = [], []
     for path in list_images(folder, recursive):
         try:

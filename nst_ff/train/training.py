@@ -78,7 +78,6 @@ def train(cfg: DictConfig) -> Path:
 def _train(cfg: DictConfig, main: bool) -> Path:
     ckpt_path = resume_path(cfg)
     replacing = prepare_run_dir(cfg, resuming=ckpt_path is not None) if main else False
-    L.seed_everything(cfg.seed, workers=True)
     base = read_base(cfg.finetune_from) if cfg.finetune_from else None
     # A resumed run has weights of its own: init_from is read only at the start (it may be gone or replaced since).
     start = read_base(cfg.init_from, "init_from") if cfg.init_from and ckpt_path is None else None
@@ -86,6 +85,9 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     datamodule.prepare()  # bad folders and style images fail here, before any training
     log.info("%d content images, %d styles: %s; precision %s", len(datamodule.content_paths),
              len(datamodule.style_names), ", ".join(datamodule.style_names), cfg.trainer.precision)
+    # After the checks, so that a mistyped folder leaves an empty log (and so no run folder); quiet, since
+    # Lightning's own line would print twice beside Hydra's log handler (the seed is in the settings record).
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     network = build_network(cfg, base, datamodule.style_names, ckpt_path, start)
     module = build_module(cfg, network, base, datamodule)
     stop = GracefulStop()

@@ -128,16 +128,21 @@ def test_diverging_weights_stop_training_and_no_checkpoint_holds_them(tmp_path, 
         assert weights_problem(torch.load(path, weights_only=True)["state_dict"]) is None, path
 
 
-@pytest.mark.parametrize("bad", ["content", "styles"])
+@pytest.mark.parametrize("bad", ["content", "styles", "mistyped content"])
 def test_bad_folders_stop_before_training_with_a_message(tmp_path, image_dirs, bad):
     content, styles = image_dirs
     empty = tmp_path / "empty"
-    empty.mkdir()
-    overrides = train_overrides(tmp_path, empty if bad == "content" else content, empty if bad == "styles" else styles)
+    if bad == "mistyped content":
+        empty = tmp_path / "contnet"
+    else:
+        empty.mkdir()
+    overrides = train_overrides(tmp_path, content if bad == "styles" else empty, empty if bad == "styles" else styles)
     result = run_train(overrides, tmp_path)
     assert result.returncode == 2
-    assert str(empty) in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "ckpt").exists()
+    assert result.stderr.splitlines() == [f"train.py: error: {bad.split()[-1].rstrip('s')} folder {empty}: " +
+                                          ("not a folder" if "mistyped" in bad else "no images (looked for .jpg "
+                                           ".jpeg .png .webp .bmp .tif .tiff)")], result.stderr
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "hydra").exists()  # no run folder left
 
 
 @pytest.mark.slow
@@ -215,6 +220,17 @@ def test_a_refused_command_leaves_no_run_folder_and_an_old_run_keeps_its_log(tmp
     empty.mkdir()
     assert run_train(overrides, empty, hydra_dir=empty).returncode == 2
     assert empty.is_dir()
+
+
+def test_a_mistyped_key_or_experiment_is_one_line_and_writes_nothing(tmp_path, image_dirs):
+    overrides = train_overrides(tmp_path, *image_dirs)
+    before = sorted(tmp_path.rglob("*"))
+    for typo, message in (("data.batchsize=4", "data.batchsize=4: no such setting; did you mean data.batch_size=4?"),
+                          ("experiment=ready13", "experiment=ready13: no such experiment (choose demo, ready12)")):
+        result = run_train([*overrides, typo], tmp_path)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith(f"train.py: error: {message}")
+    assert sorted(tmp_path.rglob("*")) == before  # no run folder, no checkpoint folder
 
 
 def test_a_bad_setting_stops_train_py_with_one_line_before_vgg_loads(tmp_path, image_dirs):
