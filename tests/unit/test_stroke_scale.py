@@ -56,19 +56,26 @@ def test_scale_one_is_the_plain_network(network):
         assert torch.equal(stylize_images(network, photo, torch.eye(2), stroke_scale=1.0), plain)
 
 
-def test_larger_scale_moves_texture_to_lower_frequencies():
-    """With a painter that adds a fixed fine checkerboard (period 2 px), the coarse pass at scale 4 paints it
-    at 8 px: the output holds more low-frequency texture than at scale 1, and keeps the fine one."""
+def test_larger_scale_paints_larger_strokes_on_the_full_passs_edges():
+    """A painter that adds stripes of a fixed 8-px period to a photo with one sharp edge: at scale 4 the small pass
+    paints them at 32 px, and the output holds that low-frequency texture (none at scale 1), keeps some of the fine
+    one, and keeps most of the edge in a one-pixel step, as the full pass does (upsampling the small pass alone spreads
+    it over several pixels)."""
     def paint(images):  # [B, 3, H, W] -> [B, 1, 3, H, W]
         height, width = images.shape[-2:]
-        checker = ((torch.arange(height)[:, None] + torch.arange(width)) % 2).float()
-        return (0.5 * images + 0.5 * checker)[:, None]
+        stripes = ((torch.arange(height) // 4) % 2).float()[:, None].expand(height, width)
+        return (0.6 * images + 0.3 * stripes)[:, None]
 
-    photo = torch.full((1, 3, 64, 64), 0.5)
+    photo = torch.full((1, 3, 128, 128), 0.2)
+    photo[..., 64:] = 0.9
     one, four = stroke_scaled(paint, photo, 1.0)[0, 0, 0], stroke_scaled(paint, photo, 4.0)[0, 0, 0]
-    blurred = torch.nn.functional.avg_pool2d(torch.stack([one, four])[:, None], 4)[:, 0]  # [2, 16, 16]
-    assert blurred[1].std() > blurred[0].std() + 0.01  # coarse strokes survive a 4-px blur
-    assert (four[1:] - four[:-1]).abs().mean() > 0.3  # and the fine ones are still there
+    rows = torch.stack([one.mean(1), four.mean(1)])  # the stripes run along the rows
+    low = torch.nn.functional.avg_pool1d(rows[:, None], 8)[:, 0]  # [2, 16]: what an 8-px blur leaves
+    assert low[0].std() < 1e-6 and low[1].std() > 0.05  # the large strokes
+    assert (rows[1, 1:] - rows[1, :-1]).abs().mean() > 0.3 * (rows[0, 1:] - rows[0, :-1]).abs().mean()  # fine ones
+    step_one, step_four = (one[:, 64] - one[:, 63]).mean(), (four[:, 64] - four[:, 63]).mean()
+    upsampled = torch.nn.functional.interpolate(paint(photo[..., ::4, ::4])[:, 0], scale_factor=4, mode="bicubic")
+    assert step_four > 0.5 * step_one and step_four > 2 * (upsampled[0, 0, :, 64] - upsampled[0, 0, :, 63]).mean()
 
 
 def test_folder_sheet_and_tiles_keep_every_size(ckpt, tmp_path):
