@@ -51,8 +51,10 @@ def stroke_scaled(paint: Callable[[torch.Tensor], torch.Tensor], photos: torch.T
     other = paint(_resize(photos, other_size))
     if scale < 1:  # finer strokes: the larger pass shrunk holds all of them, and the full pass's edges too
         return _resize(other, (height, width)).clamp(0, 1)
-    joined = guided_upsample(_resize(full, other_size).flatten(0, 1), other.flatten(0, 1), full.flatten(0, 1))
-    return joined.unflatten(0, full.shape[:2]).clamp(0, 1).to(full.dtype)
+    joined = torch.empty_like(full)
+    for image in range(full.shape[0]):  # one photo at a time: the fit holds 18 planes of the small pass per style
+        joined[image] = guided_upsample(_resize(full[image], other_size), other[image], full[image]).clamp(0, 1)
+    return joined
 
 
 def _box(images: torch.Tensor) -> torch.Tensor:
