@@ -9,10 +9,10 @@ from omegaconf import DictConfig
 
 from nst_ff.cli.arguments import exit_code, fail
 from nst_ff.io.config import conf_dir, pin_environment
-from nst_ff.train.overrides import override_problem
+from nst_ff.train.overrides import new_logging_root, override_problem
 
 
-def run(cfg: DictConfig) -> None:
+def run(cfg: DictConfig, new_root: Path | None = None) -> None:
     from nst_ff.train.run_folder import drop_refused
     from nst_ff.train.settings import check_settings
 
@@ -22,7 +22,7 @@ def run(cfg: DictConfig) -> None:
         if HydraConfig.initialized():  # run from Hydra's command line, which made a run folder (not compose())
             hydra = HydraConfig.get()
             drop_refused(Path(hydra.runtime.output_dir), hydra.job.name, hydra.output_subdir,
-                         Path(cfg.checkpoint.dir))
+                         Path(cfg.checkpoint.dir), new_root)
         sys.exit(code)
 
 
@@ -51,5 +51,6 @@ def main() -> None:
     problem = override_problem(sys.argv[1:])
     if problem:  # before Hydra makes a run folder for it
         sys.exit(fail("train.py", problem))
+    new_root = new_logging_root(sys.argv[1:])  # a refused command removes it again, if it made it
     # conf/ is beside the package in a source checkout, inside it in a wheel: found at run time, not import time
-    hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")(run)()
+    hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")(lambda cfg: run(cfg, new_root))()

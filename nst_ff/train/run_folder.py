@@ -23,7 +23,7 @@ def locked(folder: Path, run_name: str):
     """Holds a lock on `folder` itself while the block runs (flock on the folder: no lock file to leave behind);
     another run holding it is refused at once. The operating system drops the lock when a process ends however
     it ends, so a killed run never leaves it held."""
-    created = not folder.exists()
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # the deepest first
     folder.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -35,8 +35,9 @@ def locked(folder: Path, run_name: str):
         yield
     finally:
         os.close(descriptor)  # releases the lock
-        if created and not any(folder.iterdir()):  # a run refused before it wrote anything
-            folder.rmdir()
+        for path in made:  # a run refused before it wrote anything leaves no empty folder
+            with contextlib.suppress(OSError):  # not empty
+                path.rmdir()
 
 
 def _events(events_dir: Path) -> list[Path]:
@@ -68,12 +69,14 @@ def restore_or_drop(folder: Path, events_dir: Path) -> None:
     shutil.rmtree(aside)
 
 
-def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_dir: Path) -> None:
+def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_dir: Path,
+                 new_root: Path | None = None) -> None:
     """After a command refused before it trained: a new run's folder that holds nothing but what Hydra made for
     this command (its empty log and its record, hydra.output_subdir) is removed, so that a typo leaves no empty run
     for TensorBoard to list. Anything else keeps everything: a run whose checkpoint folder exists (it trained, or
     another process is training it), a log with lines in it (an earlier command's, or this one's before it failed),
-    any other file (earlier commands' records, the user's own), the working folder and those above it."""
+    any other file (earlier commands' records, the user's own), the working folder and those above it.
+    `new_root`, the folder of runs when this command made it, goes too once it is empty."""
     log = hydra_dir / f"{job_name}.log"
     ours = {log} | ({hydra_dir / record / name for name in HYDRA_RECORD} if record else set())
     if (checkpoint_dir.exists() or not hydra_dir.is_dir() or log.exists() and log.stat().st_size > 0
@@ -84,7 +87,7 @@ def drop_refused(hydra_dir: Path, job_name: str, record: str | None, checkpoint_
     working = Path.cwd().resolve()
     record_folders = [folder for folder in (hydra_dir / record / HYDRA_RECORD[0]).parents
                       if hydra_dir.resolve() in folder.resolve().parents] if record else []
-    for folder in [*record_folders, hydra_dir, hydra_dir.parent]:  # the deepest first
+    for folder in [*record_folders, hydra_dir, hydra_dir.parent, *([new_root] if new_root else [])]:  # deepest first
         if folder.resolve() in (working, *working.parents):
             return
         with contextlib.suppress(OSError):  # not empty: it holds files of its own

@@ -222,6 +222,22 @@ def test_a_refused_command_leaves_no_run_folder_and_an_old_run_keeps_its_log(tmp
     assert empty.is_dir()
 
 
+def test_a_refused_command_in_a_new_folder_leaves_it_empty(tmp_path, image_dirs):
+    """With the default folders (checkpoints/<run>, runs/<run>/hydra): a mistyped photo folder leaves neither
+    checkpoints/ nor runs/ behind, and a runs/ folder that was there before stays."""
+    settings = [arg for arg in train_overrides(tmp_path, tmp_path / "contnet", image_dirs[1])
+                if not arg.startswith(("checkpoint.dir=", "logging.dir="))]
+    work = tmp_path / "work"
+    work.mkdir()
+    for before in ([], ["runs"]):
+        for name in before:
+            (work / name).mkdir()
+        result = subprocess.run([sys.executable, str(ROOT / "train.py"), *settings], cwd=work, capture_output=True,
+                                text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 2 and "contnet: not a folder" in result.stderr, result.stderr
+        assert sorted(path.name for path in work.iterdir()) == before
+
+
 def test_a_mistyped_key_or_experiment_is_one_line_and_writes_nothing(tmp_path, image_dirs):
     overrides = train_overrides(tmp_path, *image_dirs)
     before = sorted(tmp_path.rglob("*"))
