@@ -5,11 +5,11 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nst_ff.cli.arguments import exit_code, fail
 from nst_ff.io.config import conf_dir, pin_environment
-from nst_ff.train.overrides import new_logging_root, override_problem
+from nst_ff.train.overrides import check_command
 
 
 def run(cfg: DictConfig, new_root: Path | None = None) -> None:
@@ -48,9 +48,10 @@ def fit(cfg: DictConfig) -> int:
 
 def main() -> None:
     pin_environment()  # before Hydra reads ${oc.env:NST_FF_VGG_WEIGHTS}; DDP and data workers inherit it
-    problem = override_problem(sys.argv[1:])
+    problem, settings = check_command(sys.argv[1:])
     if problem:  # before Hydra makes a run folder for it
         sys.exit(fail("train.py", problem))
-    new_root = new_logging_root(sys.argv[1:])  # a refused command removes it again, if it made it
+    root = OmegaConf.select(settings, "logging.dir", throw_on_resolution_failure=False) if settings else None
+    new_root = Path(root) if root and not Path(root).exists() else None  # Hydra makes it; a refusal removes it
     # conf/ is beside the package in a source checkout, inside it in a wheel: found at run time, not import time
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")(lambda cfg: run(cfg, new_root))()

@@ -22,7 +22,7 @@ MIN_STROKE_SCALE, MAX_STROKE_SCALE = 0.25, 8.0
 MIN_COARSE_SIDE = 16  # the network's two stride-2 layers need at least this much to paint anything
 # The guided join's window radius (in pixels of the small pass) and its regulariser: a larger radius or eps follows
 # the full-size painting more and the small pass's strokes less (measured: r 1, eps 1e-3 kept the most style per
-# unit of content error; r 2 lost a third of the style gained).
+# unit of content error; r 2 lost a quarter to a third of the style gained).
 GUIDE_RADIUS, GUIDE_EPS = 1, 1e-3
 
 
@@ -64,8 +64,8 @@ def _box(images: torch.Tensor) -> torch.Tensor:
 def guided_upsample(guide_small: torch.Tensor, source_small: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
     """[N, 3, h, w] small guide and source, [N, 3, H, W] guide -> [N, 3, H, W]: the source as a local linear
     function of the guide's colours (a 3x3 matrix and an offset per pixel, fitted at the small size), applied to
-    the full-size guide. One output channel at a time, so that the full size holds 3 extra planes, not 12."""
-    guide_small, source_small = guide_small.float(), source_small.float()
+    the full-size guide. One output channel at a time: the 12 fitted planes are never all at full size at once."""
+    guide_small, source_small, guide = guide_small.float(), source_small.float(), guide.float()
     mean_guide, mean_source = _box(guide_small), _box(source_small)
     products = [guide_small[:, i:i + 1] * guide_small for i in range(3)] + \
         [guide_small[:, i:i + 1] * source_small for i in range(3)]
@@ -83,5 +83,5 @@ def guided_upsample(guide_small: torch.Tensor, source_small: torch.Tensor, guide
     for channel in range(3):
         weights = F.interpolate(matrix[:, channel], size=size, mode="bilinear", align_corners=False)
         shift = F.interpolate(offset[:, channel:channel + 1], size=size, mode="bilinear", align_corners=False)
-        channels.append((weights * guide.float()).sum(1, keepdim=True) + shift)
+        channels.append((weights * guide).sum(1, keepdim=True) + shift)
     return torch.cat(channels, 1)

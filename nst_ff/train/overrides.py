@@ -4,7 +4,6 @@ written."""
 
 import difflib
 import re
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException
@@ -15,35 +14,18 @@ from nst_ff.io.config import conf_dir
 CONFIG_NAME = "train"
 
 
-def override_problem(argv: list[str]) -> str | None:
-    """What Hydra would refuse in `argv`, in one line; None when every setting composes. Hydra's own flags
-    (--help, --cfg, --multirun, another config...) and its hydra.* settings are left to Hydra."""
-    overrides = settings(argv)
-    if overrides is None:
-        return None
-    try:
-        compose_train(overrides)
-    except MissingConfigException as error:
-        return missing_config(str(error))
-    except HydraException as error:
-        return unknown_key(str(error), overrides) or plain(str(error))
-    return None
-
-
-def new_logging_root(argv: list[str]) -> Path | None:
-    """The folder of runs (logging.dir) that Hydra will make for this command, when it does not exist yet."""
-    overrides = settings(argv)
-    if overrides is None:
-        return None
-    root = Path(compose_train(overrides).logging.dir)
-    return None if root.exists() else root
-
-
-def settings(argv: list[str]) -> list[str] | None:
-    """The settings of `argv` that compose() takes; None when `argv` holds Hydra's own flags."""
+def check_command(argv: list[str]) -> tuple[str | None, DictConfig | None]:
+    """What Hydra would refuse in `argv`, in one line, or the settings it composes to. Hydra's own flags (--help,
+    --cfg, --multirun, another config...) and its hydra.* settings are left to Hydra: (None, None)."""
     if any(arg.startswith("-") for arg in argv):
-        return None
-    return [arg for arg in argv if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
+        return None, None
+    overrides = [arg for arg in argv if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    try:
+        return None, compose_train(overrides)
+    except MissingConfigException as error:
+        return missing_config(str(error)), None
+    except HydraException as error:
+        return unknown_key(str(error), overrides) or plain(str(error)), None
 
 
 def compose_train(overrides: list[str]) -> DictConfig:

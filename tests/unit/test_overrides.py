@@ -3,7 +3,7 @@ what exists; settings Hydra accepts, its own flags and hydra.* settings pass thr
 
 import pytest
 
-from nst_ff.train.overrides import override_problem
+from nst_ff.train.overrides import check_command
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -19,12 +19,12 @@ from nst_ff.train.overrides import override_problem
     (["data.batch_size=4,8"], "Ambiguous value for argument 'data.batch_size=4,8'; 1. To use it as a list"),
 ])
 def test_a_mistyped_setting_is_one_line_naming_what_exists(argv, message):
-    problem = override_problem(argv)
-    assert message in problem and "\n" not in problem, problem
+    problem, settings = check_command(argv)
+    assert message in problem and "\n" not in problem and settings is None, problem
 
 
 @pytest.mark.parametrize("argv", [[], ["experiment=ready12", "data.batch_size=4", "+trainer.fast_dev_run=true"],
                                   ["hydra.run.dir=/tmp/x", "+hydra.job.name=rank1"], ["--cfg", "job", "nope=1"],
                                   ["-m", "data.batch_size=4,8"], ["data.batch_size=abc"]])
 def test_what_hydra_accepts_passes_through(argv):
-    assert override_problem(argv) is None  # a bad value (abc) is check_settings' to refuse, with its range
+    assert check_command(argv)[0] is None  # a bad value (abc) is check_settings' to refuse, with its range
