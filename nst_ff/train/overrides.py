@@ -1,13 +1,14 @@
-"""train.py's command line checked before Hydra runs it: Hydra reports a mistyped key or experiment in several lines
-with exit code 1, after making a run folder; here it is one line naming the closest real setting, and nothing
-written."""
+"""train.py's command line checked before Hydra runs it: Hydra reports a mistyped key or experiment, or an
+interpolation that cannot resolve, in several lines (or a traceback) with exit code 1, after making a run folder; here
+it is one line naming the closest real setting or the reason, and nothing written."""
 
 import difflib
 import re
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from nst_ff.io.config import conf_dir
 
@@ -21,16 +22,34 @@ def check_command(argv: list[str]) -> tuple[str | None, DictConfig | None]:
         return None, None
     overrides = [arg for arg in argv if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
     try:
-        return None, compose_train(overrides)
+        settings = compose_train(overrides)
     except MissingConfigException as error:
         return missing_config(str(error)), None
     except HydraException as error:
         return unknown_key(str(error), overrides) or plain(str(error)), None
+    problem = unresolvable(settings, overrides)
+    return problem, None if problem else settings
 
 
 def compose_train(overrides: list[str]) -> DictConfig:
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
         return compose(CONFIG_NAME, overrides=overrides)
+
+
+def unresolvable(settings: DictConfig, overrides: list[str]) -> str | None:
+    """The first interpolation that cannot resolve (an unset environment variable, a missing key, an unknown
+    resolver): the setting as typed and why. ${hydra:...} resolves only inside Hydra's run: left to it."""
+    try:
+        OmegaConf.to_container(settings, resolve=True)
+    except OmegaConfBaseException as error:
+        reason = str(error).splitlines()[0]
+        if "HydraConfig was not set" in reason:
+            return None
+        reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", reason).strip('"')
+        key = getattr(error, "full_key", None) or "a setting"
+        typed = next((arg for arg in reversed(overrides) if arg.lstrip("+~").split("=", 1)[0] == key), key)  # last wins
+        return f"{typed}: {reason}"
+    return None
 
 
 def unknown_key(message: str, overrides: list[str]) -> str | None:

@@ -242,7 +242,9 @@ def test_a_mistyped_key_or_experiment_is_one_line_and_writes_nothing(tmp_path, i
     overrides = train_overrides(tmp_path, *image_dirs)
     before = sorted(tmp_path.rglob("*"))
     for typo, message in (("data.batchsize=4", "data.batchsize=4: no such setting; did you mean data.batch_size=4?"),
-                          ("experiment=ready13", "experiment=ready13: no such experiment (choose demo, ready12)")):
+                          ("experiment=ready13", "experiment=ready13: no such experiment (choose demo, ready12)"),
+                          ("logging.dir=${oc.env:NST_FF_UNSET}", "logging.dir=${oc.env:NST_FF_UNSET}: Environment "
+                                                                 "variable 'NST_FF_UNSET' not found")):
         result = run_train([*overrides, typo], tmp_path)
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert result.stderr.startswith(f"train.py: error: {message}")

@@ -1,5 +1,6 @@
-"""train.py's command line before Hydra runs it: a mistyped key, section, experiment or value is one line naming
-what exists; settings Hydra accepts, its own flags and hydra.* settings pass through."""
+"""train.py's command line before Hydra runs it: a mistyped key, section, experiment or value, or an interpolation
+that cannot resolve, is one line naming what exists or why; settings Hydra accepts, its own flags and hydra.*
+settings pass through."""
 
 import pytest
 
@@ -17,6 +18,10 @@ from nst_ff.train.overrides import check_command
     (["experiment=ready13"], "experiment=ready13: no such experiment (choose demo, ready12)"),
     (["data.batch_size"], "Error parsing override 'data.batch_size'; missing EQUAL"),
     (["data.batch_size=4,8"], "Ambiguous value for argument 'data.batch_size=4,8'; 1. To use it as a list"),
+    (["logging.dir=${oc.env:NST_FF_UNSET}"], "logging.dir=${oc.env:NST_FF_UNSET}: Environment variable "
+                                             "'NST_FF_UNSET' not found"),
+    (["run_name=${nope}"], "run_name=${nope}: Interpolation key 'nope' not found"),
+    (["data.content_dir=${foo:bar}"], "data.content_dir=${foo:bar}: Unsupported interpolation type foo"),
 ])
 def test_a_mistyped_setting_is_one_line_naming_what_exists(argv, message):
     problem, settings = check_command(argv)
@@ -25,6 +30,7 @@ def test_a_mistyped_setting_is_one_line_naming_what_exists(argv, message):
 
 @pytest.mark.parametrize("argv", [[], ["experiment=ready12", "data.batch_size=4", "+trainer.fast_dev_run=true"],
                                   ["hydra.run.dir=/tmp/x", "+hydra.job.name=rank1"], ["--cfg", "job", "nope=1"],
-                                  ["-m", "data.batch_size=4,8"], ["data.batch_size=abc"]])
+                                  ["-m", "data.batch_size=4,8"], ["data.batch_size=abc"],
+                                  ["data.content_dir=${hydra:runtime.cwd}/photos"], ["run_name=${now:%H}"]])
 def test_what_hydra_accepts_passes_through(argv):
     assert check_command(argv)[0] is None  # a bad value (abc) is check_settings' to refuse, with its range
