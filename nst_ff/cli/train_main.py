@@ -51,6 +51,12 @@ def main() -> None:
     problem, settings = check_command(sys.argv[1:])
     if problem:  # before Hydra makes a run folder for it
         sys.exit(fail("train.py", problem))
+    if settings is not None:  # a run name with a path in it must not reach Hydra's run folder either
+        from nst_ff.train.settings import check_settings
+
+        code = exit_code("train.py", lambda: check_settings(settings))
+        if code:
+            sys.exit(code)
     root = OmegaConf.select(settings, "logging.dir", throw_on_resolution_failure=False) if settings else None
     new_root = Path(root) if root and not Path(root).exists() else None  # Hydra makes it; a refusal removes it
     # conf/ is beside the package in a source checkout, inside it in a wheel: found at run time, not import time

@@ -238,6 +238,22 @@ def test_a_refused_command_in_a_new_folder_leaves_it_empty(tmp_path, image_dirs)
         assert sorted(path.name for path in work.iterdir()) == before
 
 
+def test_a_run_name_with_a_path_in_it_writes_nothing_anywhere(tmp_path, image_dirs):
+    """Hydra's run folder is named after run_name: the name is refused before Hydra makes it (runs/../evil/hydra
+    would land beside the working folder)."""
+    settings = [arg for arg in train_overrides(tmp_path, *image_dirs) if not arg.startswith("logging.dir=")]
+    work = tmp_path / "deep" / "work"
+    work.mkdir(parents=True)
+    for name in ("../../evil", "a/b", ""):
+        result = subprocess.run([sys.executable, str(ROOT / "train.py"), *settings, f"run_name={name}"], cwd=work,
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert f"run_name={name}: '{name}' is not a safe name" in result.stderr
+        assert list(work.iterdir()) == [] and sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["work"]
+        assert not (tmp_path / "evil").exists()
+
+
 def test_a_mistyped_key_or_experiment_is_one_line_and_writes_nothing(tmp_path, image_dirs):
     overrides = train_overrides(tmp_path, *image_dirs)
     before = sorted(tmp_path.rglob("*"))
