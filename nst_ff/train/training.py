@@ -96,6 +96,7 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     # run has written a checkpoint of its own (put back otherwise, even after a kill: see prepare_run_dir).
     folder, events = Path(cfg.checkpoint.dir), Path(cfg.logging.dir) / str(cfg.run_name)
     if replacing:
+        log.info("overwrite=true: replacing run %s (%s), once this run has saved a checkpoint", cfg.run_name, folder)
         set_aside(folder, events)
     try:
         trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # hparams.yaml beside the events

@@ -338,9 +338,11 @@ def test_overwrite_keeps_the_old_run_when_an_input_is_bad(tmp_path, old_run, cap
     assert snapshot(tmp_path) == before
 
 
-def test_overwrite_replaces_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path, old_run):
+def test_overwrite_replaces_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path, old_run, caplog):
     content, styles = old_run
-    assert run_train(train_config(tmp_path, content, styles, "overwrite=true")) == 0
+    with caplog.at_level("INFO"):
+        assert run_train(train_config(tmp_path, content, styles, "overwrite=true")) == 0
+    assert f"overwrite=true: replacing run test ({tmp_path / 'ckpt'})" in caplog.text
     folder = tmp_path / "ckpt"
     assert (folder / "last.ckpt").read_bytes() != b"the trained demo" and not (folder / "step=60.ckpt").exists()
     assert not (folder / REPLACED).exists()

@@ -98,10 +98,11 @@ def test_a_run_directory_with_checkpoints_is_not_overwritten(tmp_path):
     folder.mkdir()
     (folder / "last.ckpt").write_bytes(b"trained")
     (folder / ".last.ckpt.tmp4242").write_bytes(b"half")  # left by a process killed mid-write
-    with pytest.raises(SettingsError, match="run test already has checkpoints in .*ckpt: resume it with "
-                                            "ckpt_path=last, train another with run_name=NEW_NAME, or replace "
-                                            "it with overwrite=true"):
-        prepare_run_dir(config(tmp_path), resuming=False)
+    for experiment in ([], ["experiment=demo"]):  # the demo's recipe, as a base for a run of one's own too
+        with pytest.raises(SettingsError, match="run test already has checkpoints in .*ckpt: resume it with "
+                                                "ckpt_path=last, train another with run_name=NEW_NAME, or replace "
+                                                "it with overwrite=true"):
+            prepare_run_dir(config(tmp_path, *experiment, "run_name=test"), resuming=False)
     assert (folder / "last.ckpt").read_bytes() == b"trained"
     assert not (folder / ".last.ckpt.tmp4242").exists()
     prepare_run_dir(config(tmp_path), resuming=True)
