@@ -9,6 +9,7 @@ from torch import nn
 from torchvision.models import vgg as vgg_models
 
 from nst_ff.errors import NstError, UsageError
+from nst_ff.io.tensors import UnreadableFile, load_tensors
 
 CONFIGS = {"vgg16": "D", "vgg19": "E"}  # torchvision's layer tables for each architecture
 # torchvision's ImageNet statistics: both torchvision's weights and ../shared/assets/vgg expect them.
@@ -71,16 +72,22 @@ def _load_weights(arch: str, weights: str) -> nn.Sequential:
         raise VGGWeightsError(f"VGG weights file not found: {weights} (expected a path, 'imagenet' or 'random')")
     else:
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as error:
+            state = load_tensors(weights)
+        except UnreadableFile as error:
             raise VGGWeightsError(f"could not read VGG weights from {weights}: {error}") from None
+        if not isinstance(state, dict):
+            raise VGGWeightsError(f"{weights} holds a {type(state).__name__}, not a state dict of {arch} weights")
     # A whole torchvision VGG state dict carries `features.` and `classifier.` keys; keep the former.
     if any(key.startswith("features.") for key in state):
         state = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
     try:
         features.load_state_dict(state)
     except RuntimeError as error:
-        raise VGGWeightsError(f"{weights} does not hold {arch} feature weights: {error}") from None
+        # torch lists every missing or unexpected key, one paragraph each: the first of them is enough to act on
+        lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        detail = lines[0] if lines else str(error)
+        detail = detail if len(detail) <= 160 else detail[:160] + " ..."
+        raise VGGWeightsError(f"{weights} does not hold {arch} feature weights ({detail})") from None
     return features
 
 

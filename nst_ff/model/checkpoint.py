@@ -6,7 +6,6 @@ so a file from an untrusted source cannot run code, and both need nothing else t
 
 import math
 import os
-import pickle
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from nst_ff.errors import NstError
 from nst_ff.io.images import to_uint8, write_atomically
+from nst_ff.io.tensors import UnreadableFile, load_tensors
 from nst_ff.model.schema import FORMAT_VERSION, THUMBNAIL_SIZE, description_problem, weights_digest
 from nst_ff.model.transformer import StyleTransferNetwork
 
@@ -116,20 +116,10 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        # weights_only refuses any pickled object outside tensors and plain containers. torch's message is a
-        # paragraph that suggests weights_only=False; keep only its specific line ("... GLOBAL posix.system ...").
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = next((line for line in reversed(lines) if not line.startswith("Check the documentation")), "")
-        if "GLOBAL" not in detail:  # garbage bytes that merely look like a pickle
-            raise CheckpointError(f"cannot read checkpoint {path}: corrupt or not a PyTorch file ({detail})") from None
-        raise CheckpointError(
-            f"refusing {path}: it holds pickled Python objects that could run code ({detail})"
-        ) from None
-    except Exception as error:
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {first_line}") from None
+        checkpoint = load_tensors(path, map_location)
+    except UnreadableFile as error:
+        message = f"refusing {path}: {error}" if error.refused else f"cannot read checkpoint {path}: {error}"
+        raise CheckpointError(message) from None
     check_contents(checkpoint, path)
     return checkpoint
 

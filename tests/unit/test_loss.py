@@ -73,8 +73,17 @@ def test_bad_weights_files_are_named(tmp_path):
     with pytest.raises(VGGWeightsError, match="not found: .*missing.pth"):
         VGGFeatures(["relu1_2"], weights=str(tmp_path / "missing.pth"))
     torch.save({"0.weight": torch.zeros(1)}, tmp_path / "wrong.pth")
-    with pytest.raises(VGGWeightsError, match="wrong.pth does not hold vgg16"):
-        VGGFeatures(["relu1_2"], weights=str(tmp_path / "wrong.pth"))
+    torch.save(torch.zeros(2), tmp_path / "tensor.pth")
+    (tmp_path / "text.pth").write_text("not weights\n")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    for name, message in [("wrong.pth", "wrong.pth does not hold vgg16 feature weights (Missing key(s) in "),
+                          ("tensor.pth", "tensor.pth holds a Tensor, not a state dict of vgg16 weights"),
+                          ("text.pth", "text.pth: corrupt or not a PyTorch file ("),
+                          ("empty.pth", "empty.pth: EOFError: empty or cut short")]:
+        with pytest.raises(VGGWeightsError) as error:
+            VGGFeatures(["relu1_2"], weights=str(tmp_path / name))
+        # one line, short, and never torch's advice to load with weights_only=False
+        assert message in str(error.value) and "\n" not in str(error.value) and len(str(error.value)) < 400
 
 
 def test_failed_imagenet_download_names_the_alternatives(monkeypatch):
