@@ -2,7 +2,9 @@
 failure (nst_ff.errors.NstError) becomes one line on stderr and exit code 2, and value types."""
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 import torch
@@ -42,16 +44,38 @@ def exit_code(prog: str, command: Callable[[], object]) -> int:
     return result if isinstance(result, int) else 0
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, like Ctrl-C's KeyboardInterrupt: files being written are removed on
+    the way out (a BaseException, so that no `except Exception` keeps the command going)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def run_command(prog: str, parse: Callable[[list[str] | None], argparse.Namespace],
                 run: Callable[[argparse.Namespace], object], argv: list[str] | None) -> int:
     """A command's main: the environment's paths pinned (for every process it starts), its arguments parsed, then
-    `run(args)` under exit_code."""
+    `run(args)` under exit_code. Ctrl-C and SIGTERM stop it with one line and the shell's exit codes (130, 143);
+    what was finished before stays, what was being written is removed."""
     pin_environment()
     try:
         args = parse(argv)
     except SystemExit as exit:  # --help, or a bad option already reported in one line
         return int(exit.code or 0)
-    return exit_code(prog, lambda: run(args))
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set a signal handler
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return exit_code(prog, lambda: run(args))
+    except KeyboardInterrupt:
+        print(f"{prog}: stopped by Ctrl-C", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print(f"{prog}: stopped by SIGTERM", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def device(text: str) -> torch.device:

@@ -21,8 +21,9 @@ def exception_classes() -> list[type]:
     return found
 
 
-# Not failures: a stop the user asked for (Ctrl-C after the last step was saved), which exits 130 as a shell expects.
-STOPS = {"nst_ff.train.callbacks.Interrupted"}
+# Not failures: stops the user asked for (Ctrl-C after the last step was saved, SIGTERM), which exit 130 and 143 as a
+# shell expects.
+STOPS = {"nst_ff.train.callbacks.Interrupted", "nst_ff.cli.arguments.Terminated"}
 
 
 def test_every_exception_class_of_the_package_is_an_nst_error():
