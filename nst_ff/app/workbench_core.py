@@ -35,8 +35,9 @@ CLIP_MODES = {"per-frame": "off", "stable": "on"}  # what the page shows -> styl
 
 
 def find_checkpoints(folder: str | Path = "checkpoints") -> list[str]:
-    """Every run's last.ckpt under `folder`, newest first."""
-    found = Path(folder).glob("*/last.ckpt")
+    """Every run's last.ckpt under `folder` and the exported networks in it (the shipped ready12.pt), newest
+    first."""
+    found = [*Path(folder).glob("*/last.ckpt"), *Path(folder).glob("*.pt")]
     return [str(path) for path in sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)]
 
 

@@ -278,3 +278,13 @@ def test_clip_whose_container_understates_its_length_stops_at_the_limit(tmp_path
     assert shares == [(0.5, "stable: frame 3 of ?")]
     with pytest.raises(UsageError, match="more than 4 frames"):
         step(3)
+
+
+def test_the_checkpoint_list_offers_runs_and_exported_networks(tmp_path):
+    from nst_ff.app.workbench_core import find_checkpoints
+
+    for name in ("demo/last.ckpt", "demo/step=60.ckpt", "ready12.pt", "notes.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert sorted(find_checkpoints(tmp_path)) == [str(tmp_path / "demo" / "last.ckpt"), str(tmp_path / "ready12.pt")]
+    assert str(ROOT / "checkpoints" / "ready12.pt") in find_checkpoints(ROOT / "checkpoints")  # the shipped model
