@@ -19,7 +19,7 @@ from nst_ff.infer.photos import resize_photo
 from nst_ff.infer.stroke import MIN_STROKE_SCALE
 from nst_ff.infer.stylizer import Painting
 from nst_ff.io.config import default_style_size, env_vgg_weights, loss_config
-from nst_ff.io.images import IMAGE_EXTENSIONS, decode_image, read_image, resize_shorter, to_uint8
+from nst_ff.io.images import IMAGE_EXTENSIONS, MAX_PIXELS, decode_image, read_image, resize_shorter, to_uint8
 from nst_ff.loss.vgg import VGGFeatures, layer_channels
 from nst_ff.measure.optimization import INITS, OPTIMIZERS
 from nst_ff.model.checkpoint import load_checkpoint
@@ -57,7 +57,8 @@ def choose_image(label: str, folder: Path, key: str):
     if choice != UPLOAD:
         return lambda: read_image(folder / choice)
     upload = st.file_uploader(label, key=f"{key}_upload")  # decoded in memory, never written
-    return lambda: decode_image(upload.getvalue(), upload.name) if upload is not None else None
+    # an upload to a shared page is held to the size it may paint, not the larger one stylize.py reads
+    return lambda: decode_image(upload.getvalue(), upload.name, MAX_PIXELS) if upload is not None else None
 
 
 def choose_checkpoint():

@@ -5,6 +5,7 @@ import io
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -17,9 +18,11 @@ from torchvision.utils import make_grid
 from nst_ff.errors import NstError, UsageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-# Pillow's own decompression-bomb threshold (about 9,459 x 9,459): far above any photo, far below
-# what would exhaust memory once decoded and turned into float tensors.
+# The largest picture painted (Pillow's warning threshold, about 9,459 x 9,459): its float tensors at full size
+# stay within a few GB. A photo read may be twice as large (a 100-150 MP medium-format or stitched one, to be
+# painted with --size): Pillow's own decompression-bomb refusal stands there.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+MAX_READ_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 
 
 class ImageReadError(NstError, ValueError):
@@ -53,7 +56,7 @@ def _to_rgb(image: Image.Image, bits: int) -> Image.Image:
     return image.convert("RGB")
 
 
-def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_image(path: str | os.PathLike, max_pixels: int = MAX_READ_PIXELS) -> Image.Image:
     """Upright RGB PIL image. Raises ImageReadError for unreadable, truncated or oversized files."""
     path = Path(path)
     return _open(path, str(path), max_pixels, lambda: path.is_file() and path.stat().st_size == 0)
@@ -61,7 +64,10 @@ def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
 
 def _open(source, label: str, max_pixels: int, is_empty: Callable[[], bool]) -> Image.Image:
     try:
-        with Image.open(source) as image:
+        with warnings.catch_warnings():  # Pillow warns above MAX_PIXELS: the size is checked here, in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+        with image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageReadError(
@@ -81,12 +87,12 @@ def _open(source, label: str, max_pixels: int, is_empty: Callable[[], bool]) -> 
         raise ImageReadError(f"{label}: cannot read image ({reason})") from None
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_READ_PIXELS) -> torch.Tensor:
     """[3, H, W] float32 in [0, 1], upright RGB."""
     return TF.to_dtype(TF.pil_to_tensor(open_image(path, max_pixels)), torch.float32, scale=True)
 
 
-def decode_image(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+def decode_image(data: bytes, name: str, max_pixels: int = MAX_READ_PIXELS) -> torch.Tensor:
     """As read_image, for the bytes of a file (an upload) that never touches the disk; `name` labels errors."""
     image = _open(io.BytesIO(data), name, max_pixels, lambda: not data)
     return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True)

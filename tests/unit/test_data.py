@@ -1,4 +1,5 @@
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from PIL import Image
 
 from conftest import make_image
-from nst_ff.io.images import ImageReadError, list_images, read_image
+from nst_ff.io.images import ImageReadError, list_images, open_image, read_image
 from nst_ff.train.data import ContentImages, DataError, StyleTransferDataModule, load_styles
 
 
@@ -115,11 +116,19 @@ def test_exif_rotated_photo_is_read_upright(tmp_path):
     assert upright[2, 0, 1] > 0.8 and upright[0, -1, 1] > 0.8  # blue on top, red below
 
 
-@pytest.mark.parametrize("size", [(10000, 9500), (20000, 10000)])  # above Pillow's limit, and twice it
+@pytest.mark.parametrize("size", [(14000, 13000), (20000, 10000)])  # just above twice Pillow's limit, and more
 def test_decompression_bomb_is_refused_with_a_message(tmp_path, size):
-    Image.new("1", size).save(tmp_path / "bomb.png")  # ~100-200M pixels, a few hundred KB on disk
+    Image.new("1", size).save(tmp_path / "bomb.png")  # ~180-200M pixels, a few hundred KB on disk
     with pytest.raises(ImageReadError, match=r"bomb\.png: .*decompression bomb"):
         read_image(tmp_path / "bomb.png")
+
+
+def test_a_photo_above_pillows_warning_threshold_opens_without_a_warning(tmp_path):
+    """A 95-megapixel photo (a medium-format camera's) is read, to be painted at a --size of the user's choice."""
+    Image.new("1", (10000, 9500)).save(tmp_path / "large.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert open_image(tmp_path / "large.png").size == (10000, 9500)
 
 
 def test_hidden_files_and_other_extensions_are_ignored(tmp_path):
