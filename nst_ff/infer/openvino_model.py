@@ -45,11 +45,14 @@ class OpenVinoNetwork:
         if precision not in (None, *PRECISION_HINTS):
             raise UsageError(f"--precision {precision}: OpenVINO runs on the CPU in fp32 or bf16")
         core = ov.Core()
+        # Its ONNX reader alone: Core.read_model tries every framework's, and TensorFlow's logs its own parse errors
+        # of a file that is not an ONNX model to stderr.
+        frontend = ov.frontend.FrontEndManager().load_by_framework("onnx")
         try:
-            model = core.read_model(self.path)
-        except RuntimeError as error:  # OpenVINO's message for a file that is no readable model
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            raise CheckpointError(f"cannot read ONNX model {self.path}: {first_line}") from None
+            model = frontend.convert(frontend.load(str(self.path)))
+        except Exception as error:  # OpenVINO's GeneralFailure...: "Check '...' failed at file:line:" first
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+            raise CheckpointError(f"cannot read ONNX model {self.path}: {lines[-1]}") from None
         # The ONNX file's metadata_props, as OpenVINO keeps them.
         if not model.has_rt_info(["framework", NST_FF_KEY]):
             raise CheckpointError(f"{path} is not an nst_ff ONNX model (no '{NST_FF_KEY}' metadata)")
