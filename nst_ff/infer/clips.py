@@ -3,6 +3,7 @@ to a folder). Every clip and output is checked before the first frame is painted
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -14,9 +15,9 @@ from nst_ff.infer.stroke import check_stroke_scale
 from nst_ff.infer.styles import StyleChoice
 from nst_ff.infer.stylizer import NonFiniteOutputError, Painting, blend, preserve_color, stylize
 from nst_ff.infer.temporal import Temporal
-from nst_ff.infer.video import CONTAINERS, Clip, is_video, output_format, probe, transcode
+from nst_ff.infer.video import CONTAINERS, Clip, audio_encoder, is_video, output_format, probe, transcode
 from nst_ff.io.images import STDIO, list_images
-from nst_ff.io.paths import check_output
+from nst_ff.io.paths import check_distinct, check_output
 
 # Frames painted together: as many as fit in about this many pixels (the network needs ~1 kB per pixel),
 # at least one; a 1080p clip goes one frame at a time, 360p eight at a time.
@@ -31,17 +32,22 @@ def list_clips(folder: Path) -> list[Path]:
 
 
 def is_video_input(text: str) -> bool:
-    """A clip, or a folder that holds clips and no photos."""
+    """A clip, or a folder that holds clips and no photos. A folder of both is one of photos; one line on stderr
+    names the clips it leaves out, so that none is skipped unnoticed."""
     path = Path(text)
-    if path.is_dir():
-        return bool(list_clips(path)) and not list_images(path)
-    return is_video(path)
+    if not path.is_dir():
+        return is_video(path)
+    clips, photos = list_clips(path), list_images(path)
+    if clips and photos:
+        print(f"skipping {len(clips)} clip(s) in {path}, a folder of photos: stylize them with --input {clips[0]} "
+              "or a folder of clips", file=sys.stderr)
+    return bool(clips) and not photos
 
 
 def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None, overwrite: bool,
                checkpoint: str) -> list[tuple[Path, list[Path]]]:
-    """(clip, one destination per style choice) for every input clip; refuses existing or impossible outputs,
-    and an output that is an input (a clip or the checkpoint) even with --overwrite."""
+    """(clip, one destination per style choice) for every input clip; refuses existing, impossible or shared
+    outputs, and an output that is an input (a clip or the checkpoint) even with --overwrite."""
     path = Path(source)
     sources = list_clips(path) if path.is_dir() else [path]
     one_file = bool(Path(output).suffix) and not Path(output).is_dir()  # out.mp4, or out.gif to refuse
@@ -54,11 +60,16 @@ def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str 
         def suffix(clip: Path) -> str:  # the clip's own container where it can be written, else MP4
             return clip.suffix.lower() if clip.suffix.lower() in CONTAINERS else ".mp4"
 
-        def name(clip: Path) -> str:  # clips in subfolders keep them: out/holidays/beach_candy.mp4
-            return clip.relative_to(path).with_suffix("").as_posix() if path.is_dir() else clip.stem
-
-        plan = [(clip, [Path(output) / f"{name(clip)}_{choice.slug}{suffix(clip)}" for choice in choices])
-                for clip in sources]
+        # Clips in subfolders keep them: out/holidays/beach_candy.mp4. As for photos, clips that share a name keep
+        # their extensions apart (a.mp4 and a.avi, both written as MP4): a_mp4_candy.mp4, a_avi_candy.mp4.
+        relative = [clip.relative_to(path) if path.is_dir() else Path(clip.name) for clip in sources]
+        stems = [name.with_suffix("").as_posix() for name in relative]
+        counts = Counter(stems)
+        names = [stem if counts[stem] == 1 else name.as_posix().replace(".", "_")
+                 for stem, name in zip(stems, relative, strict=True)]
+        plan = [(clip, [Path(output) / f"{name}_{choice.slug}{suffix(clip)}" for choice in choices])
+                for clip, name in zip(sources, names, strict=True)]
+    check_distinct(destination for _, destinations in plan for destination in destinations)
     for clip, destinations in plan:
         for destination in destinations:
             output_format(destination, codec)
@@ -126,6 +137,9 @@ def stylize_clips(args, network, choices: list[StyleChoice], device: torch.devic
         raise UsageError("choose --style, --style-mix, --all-styles or --interpolate")
     plan = plan_clips(args.input, args.output or "stylized", choices, args.codec, args.overwrite, args.ckpt)
     clips = [probe(source) for source, _ in plan]  # every clip readable before the first is painted
+    for clip, (_, destinations) in zip(clips, plan, strict=True):  # and its sound writable in every output
+        for destination in destinations:
+            audio_encoder(clip, destination)
     network = network.to(device, dtype)
     painting = Painting(args.strength, args.preserve_color, 0 if onnx else args.tile, args.stroke_scale)
     for clip, (_, destinations) in zip(clips, plan, strict=True):

@@ -157,13 +157,42 @@ def _video_stream(output, clip: Clip, source_stream, codec: str, crf: int | None
     return stream
 
 
-def _audio_stream(output, source_stream):
-    """(output audio stream, True when its packets are copied as they are)."""
-    if source_stream.codec_context.name in output.supported_codecs:
-        return output.add_stream_from_template(source_stream), True
-    stream = output.add_stream(output.default_audio_codec, rate=source_stream.rate)
+def audio_encoder(clip: Clip, destination: Path) -> str | None:
+    """None where the clip's sound goes into `destination` as it is (or it has none); else the encoder that
+    converts it, the container's own choice (WebM holds only Opus and Vorbis, so a phone's AAC becomes Opus).
+    Refused before any work where this FFmpeg can neither copy nor convert it."""
+    av = require_av()
+    with av.open(io.BytesIO(), "w", format=CONTAINERS[destination.suffix.lower()]) as probe_output:
+        if clip.audio is None or clip.audio in probe_output.supported_codecs:
+            return None
+        encoder = probe_output.default_audio_codec
+    try:
+        av.codec.Codec(clip.audio, "r")
+        usable = not av.codec.Codec(encoder, "w").experimental  # FFmpeg opens an experimental one only if asked
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        usable = False
+    if not usable:
+        raise UsageError(f"{clip.shown}: its {clip.audio} sound cannot go in a {destination.suffix.lower()} file "
+                         f"and this FFmpeg cannot convert it to {encoder}; write .mkv instead")
+    return encoder
+
+
+def encoder_rate(encoder: str, rate: int) -> int:
+    """The sample rate to encode at: the source's where the encoder takes it, else the nearest above it (Opus
+    takes 48 kHz but not a phone's 44.1 kHz), else the highest. The encoder resamples the decoded sound itself."""
+    rates = require_av().codec.Codec(encoder, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    return min(rates, key=lambda candidate: (candidate < rate, abs(candidate - rate)))
+
+
+def _audio_stream(output, source_stream, encoder: str | None):
+    """The output's audio stream: a copy of the source's (packets go over as they are), or one of `encoder`."""
+    if encoder is None:
+        return output.add_stream_from_template(source_stream)
+    stream = output.add_stream(encoder, rate=encoder_rate(encoder, source_stream.rate))
     stream.layout = source_stream.layout
-    return stream, False
+    return stream
 
 
 class DisplayStamps:
@@ -227,11 +256,12 @@ class _Streams:
     copy_audio: bool  # audio packets copied as they are, or decoded and encoded again
 
 
-def _open_streams(source, output, clip: Clip, codec: str, crf: int | None) -> _Streams:
+def _open_streams(source, output, clip: Clip, codec: str, crf: int | None, encoder: str | None) -> _Streams:
+    """`encoder`: the one that converts the sound (audio_encoder), None where its packets are copied."""
     video_in = source.streams.video[0]
     audio_in = source.streams.audio[0] if source.streams.audio else None
-    audio_out, copy_audio = _audio_stream(output, audio_in) if audio_in else (None, False)
-    return _Streams(video_in, _video_stream(output, clip, video_in, codec, crf), audio_in, audio_out, copy_audio)
+    audio_out = _audio_stream(output, audio_in, encoder) if audio_in else None
+    return _Streams(video_in, _video_stream(output, clip, video_in, codec, crf), audio_in, audio_out, encoder is None)
 
 
 def _pass_audio(output, streams: _Streams, packet) -> None:
@@ -280,11 +310,12 @@ def transcode(clip: Clip, destination: Path, paint: Callable[[torch.Tensor], tor
     """Writes `destination`: every frame of `clip` through paint(frames [B, 3, H, W]) -> [B, 3, H, W],
     `batch_frames` at a time, with the clip's timestamps, rotation and audio. Returns the number of frames."""
     av = require_av()
+    encoder = audio_encoder(clip, destination)
     with temporary_beside(destination) as tmp:
         try:
             with av.open(str(clip.path)) as source, \
                     av.open(str(tmp), "w", format=CONTAINERS[destination.suffix.lower()]) as output:
-                streams = _open_streams(source, output, clip, codec, crf)
+                streams = _open_streams(source, output, clip, codec, crf, encoder)
                 done = _pump(av, source, output, streams, paint, batch_frames, progress)
         except av.FFmpegError as error:
             raise VideoError(f"{clip.shown}: cannot stylize this clip: {_first_line(error)}") from None

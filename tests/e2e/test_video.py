@@ -1,13 +1,16 @@
 """Video: clips in, clips out (frames, timestamps, size, rotation, audio), bad clips refused, temporal stability."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import SAMPLE_RATE, make_clip, scene, styled_network
+import conftest
+from conftest import SAMPLE_RATE, make_clip, make_image, scene, styled_network
 from nst_ff.cli.stylize_main import main
+from nst_ff.errors import UsageError
 from nst_ff.infer import video
 from nst_ff.infer.temporal import NormSmoother, SceneCuts
 from nst_ff.model.checkpoint import export
@@ -122,6 +125,32 @@ def test_folder_of_clips_to_folder(tmp_path, ckpt):
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
     assert written == ["a_alpha.mp4", "a_gamma.mp4", "sub/b_alpha.mkv", "sub/b_gamma.mkv"]
     assert all(read_clip(tmp_path / "out" / name)["frames"] == 3 for name in written)
+
+
+def test_clips_sharing_a_name_keep_their_extensions_apart(tmp_path, ckpt, capsys):
+    folder, out = tmp_path / "clips", tmp_path / "out"
+    make_clip(folder / "a.mp4", frames=2, audio=False)
+    make_clip(folder / "a.ts", frames=3, audio=False)  # written as MP4 too: a_alpha.mp4 twice without the extensions
+    make_clip(folder / "a_mp4.ts", frames=3, audio=False)  # a_mp4_alpha.mp4, as a.mp4's: refused before any work
+    args = ["--ckpt", str(ckpt), "--input", str(folder), "--output", str(out), "--style", "alpha"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"would both be written to {out / 'a_mp4_alpha.mp4'}" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+    (folder / "a_mp4.ts").unlink()
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_mp4_alpha.mp4", "a_ts_alpha.mp4"]
+    assert read_clip(out / "a_mp4_alpha.mp4")["frames"] == 2 and read_clip(out / "a_ts_alpha.mp4")["frames"] == 3
+
+
+def test_folder_of_photos_and_clips_names_the_clips_it_skips(tmp_path, ckpt, capsys):
+    folder, out = tmp_path / "mixed", tmp_path / "out"
+    make_image(folder / "photo.png")
+    clip = make_clip(folder / "a.mp4", frames=2, audio=False)
+    assert main(["--ckpt", str(ckpt), "--input", str(folder), "--output", str(out), "--style", "alpha"]) == 0
+    assert f"skipping 1 clip(s) in {folder}, a folder of photos: stylize them with --input {clip}" in \
+        capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["photo_alpha.png"]
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
@@ -366,12 +395,25 @@ def test_norm_smoothing_keeps_one_average_per_stroke_scale_pass():
     assert (paint(pan, Temporal(network, flow=False)) - paint(pan, None)).abs().max() > 1e-3  # it does smooth
 
 
-def test_audio_reencoded_where_the_container_cannot_hold_it(tmp_path, ckpt):
-    clip = make_clip(tmp_path / "clip.mp4", frames=3)  # AAC audio, which WebM cannot hold
+def test_audio_reencoded_where_the_container_cannot_hold_it(tmp_path, ckpt, monkeypatch):
+    monkeypatch.setattr(conftest, "SAMPLE_RATE", 44100)  # a phone's rate, which Opus does not take
+    clip = make_clip(tmp_path / "clip.mp4", frames=12)  # AAC audio, which WebM cannot hold; half a second
     out = tmp_path / "out.webm"
     assert main(["--ckpt", str(ckpt), "--input", str(clip), "--output", str(out), "--style", "alpha"]) == 0
     result = read_clip(out)
-    assert result["frames"] == 3 and result["audio"] == "opus"
+    assert result["frames"] == 12 and result["audio"] == "opus"
+    with av.open(str(out)) as container:
+        seconds = sum(frame.samples for frame in container.decode(audio=0)) / container.streams.audio[0].rate
+    assert seconds == pytest.approx(0.5, abs=0.05)
+
+
+def test_audio_that_cannot_be_converted_is_refused(tmp_path):
+    clip = video.probe(make_clip(tmp_path / "clip.mp4", frames=2))
+    unknown = dataclasses.replace(clip, audio="no_such_codec")  # a sound this FFmpeg cannot decode
+    with pytest.raises(UsageError, match="its no_such_codec sound cannot go in a .webm file and this FFmpeg cannot "
+                                         "convert it to opus; write .mkv instead"):
+        video.audio_encoder(unknown, tmp_path / "out.webm")
+    assert video.audio_encoder(clip, tmp_path / "out.mkv") is None  # Matroska holds AAC: copied as it is
 
 
 def test_bench_video_default_path_row_on_openvino(tmp_path, ckpt, image_dirs, monkeypatch):
