@@ -68,8 +68,9 @@ def choose_paintings(args, style_names: list[str]) -> tuple[dict, list[str]]:
     if not Path(args.style_dir).is_dir():
         raise UsageError(f"--style-dir {args.style_dir}: not a folder")
     found, missing = find_paintings(wanted, args.style_dir)
-    for name in missing:
-        print(f"evaluate.py: style {name}: no painting named {name}.* in {args.style_dir}; skipped", file=sys.stderr)
+    if missing:
+        print(f"evaluate.py: {len(missing)} of the {len(wanted)} styles have no painting (NAME.*) in {args.style_dir}, "
+              f"skipped: {', '.join(missing)}", file=sys.stderr)
     if not found:
         raise UsageError(f"none of the checkpoint's styles has a painting in {args.style_dir}")
     return {name: read_image(path) for name, path in found.items()}, missing
@@ -106,9 +107,9 @@ def as_stylize_paints(network, scale: float):
 def prepare(args) -> dict:
     """Everything the evaluation needs, checked before any of it runs; writes nothing."""
     network, style_names, description = load_checkpoint(args.ckpt, map_location=args.device)
+    photos = choose_photos(args)
     originals, missing = choose_paintings(args, style_names)
     style_size = args.style_size or description.get("style_size") or default_style_size()
-    photos = choose_photos(args)
     # The loss the network was trained with, where its checkpoint records it; then the options.
     options = {"content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight}
     config = loss_config(**{**description.get("loss", {}), **{k: v for k, v in options.items() if v is not None}},
