@@ -369,6 +369,7 @@ def run(args) -> int:
         else:
             save = export_onnx if is_onnx(args.export) else export
             save(args.export, network, style_names, training_record(description))
+        print(f"exported {args.export}", file=sys.stderr if args.output == STDIO else sys.stdout)
     if plan is None:
         return 0
     return execute(plan, args, accelerate(args, plan.device, network, style_names, description), style_names)

@@ -28,6 +28,7 @@ from nst_ff.model.checkpoint import NST_FF_KEY
 from nst_ff.model.transformer import StyleTransferNetwork
 
 MODES = ("int8",)
+EXPORT_SUFFIXES = (".pt", ".pth", ".onnx")
 # The photos bundled with a source checkout; a wheel has none (then the caller passes its own).
 DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "content"
 CALIBRATION_SIZE = 256  # px, square crops: the activation ranges of a photo hardly depend on its size
@@ -40,11 +41,14 @@ FLOAT_RESIDUAL = 3
 
 
 def check_export(mode: str | None, export_path: str | None, calibration: str | None = None) -> None:
-    """Refuses --quantize without an .onnx export, and --calibration without --quantize (before anything is
-    written)."""
+    """Refuses an export named neither .pt nor .onnx (a folder's name included), --quantize without an .onnx
+    export, and --calibration without --quantize (before anything is written)."""
     if mode is not None and (not export_path or Path(export_path).suffix.lower() != ".onnx"):
         raise UsageError(f"--quantize {mode} writes an ONNX model: give --export PATH.onnx "
                          f"(not {export_path or 'nothing'})")
+    if export_path is not None and (str(export_path).endswith(("/", os.sep))
+                                    or Path(export_path).suffix.lower() not in EXPORT_SUFFIXES):
+        raise UsageError(f"--export {export_path}: name the file .pt (PyTorch) or .onnx (ONNX)")
     if calibration is not None and mode is None:
         raise UsageError(f"--calibration {calibration}: photos to calibrate an int8 export on; add --quantize int8")
 

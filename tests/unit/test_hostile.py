@@ -219,7 +219,10 @@ def test_stylize_never_replaces_its_own_input_even_with_overwrite(good_checkpoin
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--export", "{tmp}/folder"], "--export {tmp}/folder is a folder: give a file name"),
+    (["--export", "{tmp}/folder.pt"], "--export {tmp}/folder.pt is a folder: give a file name"),
+    (["--export", "{tmp}/folder"], "--export {tmp}/folder: name the file .pt (PyTorch) or .onnx (ONNX)"),
+    (["--export", "{tmp}/new/"], "--export {tmp}/new/: name the file .pt (PyTorch) or .onnx (ONNX)"),
+    (["--export", "{tmp}/net.txt"], "--export {tmp}/net.txt: name the file .pt (PyTorch) or .onnx (ONNX)"),
     (["--input", "{photo}", "--style", "alpha", "--output", "{tmp}/o", "--activations", "{tmp}/file.txt"],
      "cannot write to {tmp}/file.txt: {tmp}/file.txt is not a folder"),
     (["--input", "{photo}", "--style", "alpha", "--size", "100000"], "--size 100000: must be at most 9459"),
@@ -231,6 +234,7 @@ def test_stylize_never_replaces_its_own_input_even_with_overwrite(good_checkpoin
 ])
 def test_stylize_checks_targets_and_bounds_before_work(good_checkpoint, photo, tmp_path, capsys, argv, message):
     (tmp_path / "folder").mkdir()
+    (tmp_path / "folder.pt").mkdir()
     (tmp_path / "file.txt").write_text("notes")
     before = snapshot(tmp_path)
     fill = {"{tmp}": str(tmp_path), "{photo}": str(photo)}
