@@ -2,6 +2,7 @@
 failure (nst_ff.errors.NstError) becomes one line on stderr and exit code 2, and value types."""
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -36,6 +37,9 @@ def exit_code(prog: str, command: Callable[[], object]) -> int:
     code 2; anything else raises on, with its traceback (exit code 1)."""
     try:
         result = command()
+    except BrokenPipeError:  # the reader of stdout left (`--list-layers | head`): stop quietly, as `cat` would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush finds no pipe
+        return 128 + signal.SIGPIPE
     except Exception as error:
         failure = expected_failure(error)
         if failure is None:

@@ -4,10 +4,13 @@ turns one (also wrapped by Hydra) into one line and exit code 2, while a bug kee
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
 import nst_ff
+from conftest import ROOT
 from nst_ff.cli.arguments import exit_code
 from nst_ff.errors import NstError, UsageError
 
@@ -81,3 +84,12 @@ def test_train_reports_a_missing_vgg_file_in_one_line_naming_its_absolute_path(t
     assert err == f"train.py: error: VGG weights file not found: {tmp_path / 'missing' / 'vgg16.pth'} " \
                   "(expected a path, 'imagenet' or 'random')"
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_a_reader_that_leaves_early_stops_the_command_quietly():
+    """`stylize.py --list-layers | head -1`: no error line, and the exit code of a program stopped by SIGPIPE."""
+    command = [sys.executable, str(ROOT / "stylize.py"), "--ckpt", str(ROOT / "checkpoints" / "ready12.pt"),
+               "--list-layers"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader is gone before the command has written a line
+    assert process.wait(timeout=120) == 141 and process.stderr.read() == ""
