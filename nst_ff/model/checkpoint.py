@@ -113,6 +113,10 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[StyleT
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """The contents of an nst_ff checkpoint (training or exported), loaded so that it cannot run code."""
     path = Path(path)
+    if path.is_dir():
+        runs = sorted(path.glob("last.ckpt")) + sorted(path.glob("*.pt"))
+        hint = f" (e.g. {runs[0]})" if runs else ""
+        raise CheckpointError(f"{path} is a folder: give a checkpoint file{hint}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:

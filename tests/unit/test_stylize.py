@@ -316,15 +316,22 @@ def bad_checkpoints(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     torch.save({"state_dict": {"weight": torch.zeros(2)}}, foreign)
     malicious = tmp_path / "malicious.ckpt"
     torch.save({"nst_ff": RunsCode(tmp_path / "pwned"), "state_dict": {}}, malicious)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.ckpt").write_bytes(b"")
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
     return {
         "missing": (tmp_path / "nope.ckpt", "checkpoint not found"),
+        "folder": (tmp_path / "run", f"{tmp_path / 'run'} is a folder: give a checkpoint file (e.g. "
+                                     f"{tmp_path / 'run' / 'last.ckpt'})"),
+        "empty": (empty, "cannot read checkpoint " + str(empty) + ": EOFError: empty or cut short"),
         "corrupt": (corrupt, "cannot read checkpoint"),
         "foreign": (foreign, "is not an nst_ff checkpoint"),
         "malicious": (malicious, "could run code"),
     }
 
 
-@pytest.mark.parametrize("kind", ["missing", "corrupt", "foreign", "malicious"])
+@pytest.mark.parametrize("kind", ["missing", "folder", "empty", "corrupt", "foreign", "malicious"])
 def test_bad_checkpoint(kind, photo, tmp_path, capsys):
     path, message = bad_checkpoints(tmp_path)[kind]
     assert run("--ckpt", path, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
