@@ -28,7 +28,9 @@ MAX_CRF = 63  # the largest constant-quality value of libx264 in 10 bits and of 
 
 
 def list_clips(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.is_file() and is_video(path))
+    """Clips under `folder`, sorted; hidden files and folders are left out (a clip being written is one)."""
+    return sorted(path for path in folder.rglob("*") if not any(part.startswith(".") for part in
+                  path.relative_to(folder).parts) and path.is_file() and is_video(path))
 
 
 def is_video_input(text: str) -> bool:

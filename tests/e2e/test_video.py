@@ -120,6 +120,7 @@ def test_variable_rate_rotation_and_mix(tmp_path, ckpt):
 def test_folder_of_clips_to_folder(tmp_path, ckpt):
     make_clip(tmp_path / "clips" / "a.mp4", frames=3, audio=False)
     make_clip(tmp_path / "clips" / "sub" / "b.mkv", frames=3, audio=False)
+    make_clip(tmp_path / "clips" / ".c.x1y2.partial.mp4", frames=3, audio=False)  # another run's clip being written
     assert main(["--ckpt", str(ckpt), "--input", str(tmp_path / "clips"), "--output", str(tmp_path / "out"),
                  "--style", "alpha,gamma", "--tile", "32"]) == 0
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
