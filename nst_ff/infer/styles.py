@@ -74,6 +74,8 @@ def parse_mix(text: str, style_names: list[str]) -> StyleChoice:
         raise UsageError(f"--style-mix {text!r}: give a weight to every style (a:0.7,b:0.3) or to none (a,b)")
     pairs = []
     for item in items:
+        if item.count(":") > 1:  # style names never hold one
+            raise UsageError(f"--style-mix {text!r}: {item!r} is not NAME:WEIGHT")
         name, _, weight_text = item.rpartition(":") if ":" in item else (item, "", "1")
         try:
             weight = float(weight_text)

@@ -357,6 +357,7 @@ BAD_ARGUMENTS = {
     "mix unknown style": (["--style-mix", "alpha:0.5,vermeer:0.5"], "unknown style 'vermeer'"),
     "mix malformed weight": (["--style-mix", "alpha:lots,beta:1"], "weight 'lots' of 'alpha' is not a number"),
     "mix missing weight": (["--style-mix", "alpha:,beta:1"], "weight '' of 'alpha' is not a number"),
+    "mix two weights": (["--style-mix", "alpha:0.5:0.5"], "'alpha:0.5:0.5' is not NAME:WEIGHT"),
     "mix some weights": (["--style-mix", "alpha:0.5,beta"], "give a weight to every style"),
     "mix negative": (["--style-mix", "alpha:-0.5,beta:1.5"], "finite and non-negative"),
     "mix nan": (["--style-mix", "alpha:nan,beta:1"], "finite and non-negative"),
