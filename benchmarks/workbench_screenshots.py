@@ -1,9 +1,11 @@
-"""Screenshots of the workbench's three views (docs/workbench_*.png) and how long each takes to respond in a
-real browser: Debian's headless Chromium driven by Selenium against `streamlit run workbench.py`.
+"""Screenshots of three of the workbench's four views (docs/workbench_*.png: Stylize, Inside the network,
+Per-image optimisation; Video has nothing to show before a clip is painted) and how long each takes to respond
+in a real browser: Debian's headless Chromium driven by Selenium against `streamlit run workbench.py`.
 
     NST_FF_VGG_WEIGHTS=../shared/assets/vgg/vgg16_features.pth python benchmarks/workbench_screenshots.py
 
-Run from the repository root after training (the page picks the newest checkpoints/*/last.ckpt).
+Run from the repository root: the page picks the newest of checkpoints/*/last.ckpt and checkpoints/*.pt (the
+shipped ready12.pt when no run is newer).
 """
 
 import argparse
@@ -29,6 +31,22 @@ CAPTION = ("return Array.from(document.querySelectorAll('div')).map(d => d.inner
 
 
 PAGE_HAS = "return document.body.innerText.includes(arguments[0]);"
+# the gallery's second style's slider: the gallery fills its (up to 8) columns row by row, so in the page's
+# order a column's sliders come one under the other; the second style is the top one of the second column
+SECOND_STYLE = """
+const sliders = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
+    .filter(s => s.getAttribute('aria-label') != 'strength' && s.innerText.split('\\n')[0] != 'strength'
+                 && s.querySelector('input[type="range"]'));
+const lefts = [...new Set(sliders.map(s => Math.round(s.getBoundingClientRect().left)))].sort((a, b) => a - b);
+if (lefts.length < 2) return null;
+const column = sliders.filter(s => Math.round(s.getBoundingClientRect().left) == lefts[1])
+    .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+return column[0].querySelector('input[type="range"]');
+"""
+# captions of the Inside view's maps (layer names), none of the Stylize view's ("photo", "WxH in N ms")
+MAPS = ("const c = Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\"]')).map(e => e.innerText);"
+        "return document.body.innerText.includes('network layers') && c.length >= 2 && !c.includes('photo')"
+        " && !c.some(t => / in \\d+ ms$/.test(t));")
 
 
 def free_port() -> int:
@@ -85,7 +103,7 @@ def main(argv=None) -> int:
         driver.get(f"http://127.0.0.1:{port}")
         _, caption = wait_for(driver, lambda d: d.execute_script(CAPTION))
         print(f"stylize, first page (loads the network): {time.perf_counter() - start:.2f} s; {caption}")
-        slider = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSlider"] input[type="range"]')[1]
+        _, slider = wait_for(driver, lambda d: d.execute_script(SECOND_STYLE), timeout=30)
         driver.execute_script("arguments[0].focus();", slider)  # the second style's, at 0
         ActionChains(driver).send_keys(Keys.RIGHT * 10).perform()  # to 0.5: half the first style, half the second
         seconds, caption = wait_for(driver, lambda d: idle(d) and d.execute_script(CAPTION) != caption
@@ -95,7 +113,7 @@ def main(argv=None) -> int:
         save(driver, out / "workbench_stylize.png")
 
         choose_view(driver, "Inside the network")
-        seconds, _ = wait_for(driver, lambda d: idle(d) and len(d.find_elements(By.CSS_SELECTOR, "img")) > 2)
+        seconds, _ = wait_for(driver, lambda d: idle(d) and d.execute_script(MAPS))
         print(f"inside the network, two layers: {seconds:.2f} s")
         time.sleep(1)
         save(driver, out / "workbench_activations.png")
