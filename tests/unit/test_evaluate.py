@@ -85,9 +85,11 @@ def test_cli_reports_every_style_and_ratios(folders, tmp_path, capsys):
     assert run_cli(folders, tmp_path, "--limit", "1", "--opt-steps", "1", "--style-weight", "2") == 0
     out, err = capsys.readouterr()
     assert f"evaluate.py: 1 of the 3 styles have no painting (NAME.*) in {folders / 'styles'}, skipped: gamma\n" in err
+    assert "the per-image optimum's images, on the same yardstick:" in out
     assert "alpha" in out and "beta" in out and "overall" in out
     report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
     assert list(report["styles"]) == ["alpha", "beta"] and report["missing_styles"] == ["gamma"]
+    assert list(report["optimum_quality"]["styles"]) == ["alpha", "beta"]
     assert report["loss"]["style_weight"] == 2  # the training run's weights, when they differ from the YAML
     assert report["photos"] == ["photo0.jpg"]
     for summary in [*report["styles"].values(), report["overall"]]:
@@ -202,3 +204,21 @@ def test_cli_takes_several_content_folders_in_order(folders, tmp_path):
     report = json.loads((tmp_path / "tb" / "evaluation.json").read_text())
     first = [str(folders / "photos" / f"photo{i}.jpg") for i in range(3)]
     assert report["photos"] == first + [str(second / "extra.png")]
+
+
+def test_the_optimums_images_are_scored_per_style_on_the_yardstick():
+    """Each style's optimum images (every third row: photo | network | optimum) scored as that style's outputs:
+    here alpha's optimum is its painting itself and beta's the photo unchanged."""
+    from nst_ff.measure.quality import Yardstick
+
+    torch.manual_seed(0)
+    paintings = [torch.rand(3, 32, 32) for _ in range(2)]
+    photos = torch.rand(2, 3, 32, 32)
+    network_output = torch.zeros(3, 32, 32)
+    rows = {"alpha": torch.stack([image for photo in photos for image in (photo, network_output, paintings[0])]),
+            "beta": torch.stack([image for photo in photos for image in (photo, network_output, photo)])}
+    run = {"style_names": ["gamma", "alpha", "beta"], "yardstick": Yardstick(paintings, "random")}
+    quality = evaluate_cli.optimum_quality(rows, run, photos)
+    alpha, beta = quality["styles"]["alpha"], quality["styles"]["beta"]
+    assert alpha["identified"] == 1 and alpha["style_gain"] == pytest.approx(1, abs=1e-5)
+    assert beta["style_gain"] == pytest.approx(0, abs=1e-5) and beta["content"] == pytest.approx(0, abs=1e-5)
