@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from nst_ff.cli.arguments import Parser, fail, run_command
 from nst_ff.errors import UsageError
-from nst_ff.infer.clips import MAX_BATCH_SIZE, is_video_input, stylize_clips
+from nst_ff.infer.clips import MAX_BATCH_SIZE, TEMPORAL_MODES, is_video_input, stylize_clips, temporal_mode
 from nst_ff.infer.export_cache import ExportedNetwork, accelerated
 from nst_ff.infer.onnx_model import export_onnx, is_onnx, load_onnx
 from nst_ff.infer.openvino_model import OpenVinoNetwork, openvino_installed
@@ -33,6 +33,7 @@ from nst_ff.model.checkpoint import export, load_checkpoint, training_record
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # nst_ff.infer.activations.CHANNEL_CRITERIA, repeated so that parsing arguments need not import TensorBoard.
 CHANNEL_CRITERIA = ("first_16", "last_16", "first_32", "last_32", "every_8th", "every_16th")
+CHANNELS, CMAP, INTERPOLATION_STEPS = "first_16", "nipy_spectral", 5
 # (option, argument, least, most), checked before any work. Sizes: a shorter side of MAX_SIDE already makes
 # Pillow's decompression-bomb limit of pixels (MAX_PIXELS, checked again per photo after resizing).
 MAX_SIDE = math.isqrt(MAX_PIXELS)
@@ -64,7 +65,7 @@ def add_image_options(parser: argparse.ArgumentParser) -> None:
     io.add_argument("--input", help="an image, a folder of images (searched recursively) or - for stdin")
     io.add_argument("--output", help="an image file (.png/.jpg), a folder, or - for PNG on stdout "
                     "(default: folder 'stylized')")
-    io.add_argument("--format", choices=("png", "jpg"), default="png", help="file type of images written to a folder")
+    io.add_argument("--format", choices=("png", "jpg"), help="file type of images written to a folder (default png)")
     io.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     io.add_argument("--size", type=int, help="resize photos so their shorter side is SIZE first")
     io.add_argument("--max-size", type=int, help="then shrink photos whose longer side is over MAX_SIZE")
@@ -82,7 +83,7 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     styles.add_argument("--all-styles", action="store_true", help="every style, plus a labelled sheet")
     styles.add_argument("--interpolate", metavar="A,B", help="--steps images going from style A to style B, "
                         "plus a strip")
-    styles.add_argument("--steps", type=int, default=5, help="images in an --interpolate (default 5)")
+    styles.add_argument("--steps", type=int, help=f"images in an --interpolate (default {INTERPOLATION_STEPS})")
     styles.add_argument("--sheet", action="store_true", help="also write a labelled sheet: the photo and each output")
 
 
@@ -110,7 +111,7 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:
     video = parser.add_argument_group("video (--input clip.mp4 or a folder of clips)")
-    video.add_argument("--temporal", choices=("on", "off", "norms", "flow"), default="on",
+    video.add_argument("--temporal", choices=TEMPORAL_MODES,
                        help="on (default): no flicker: each frame is blended with the last one moved along the "
                        "optical flow, and norm statistics glide across frames where the PyTorch network paints "
                        "them (--backend torch, untiled); norms or flow: one part alone; off: each frame alone")
@@ -122,8 +123,8 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
     dump = parser.add_argument_group("activation dumps (TensorBoard)")
     dump.add_argument("--activations", metavar="LOGDIR", help="write every layer's activation maps to a run here")
     dump.add_argument("--layers", help="comma-separated layer names (default: all; see --list-layers)")
-    dump.add_argument("--channels", choices=CHANNEL_CRITERIA, default="first_16", help="channels shown per layer")
-    dump.add_argument("--cmap", default="nipy_spectral", help="any matplotlib colour map (default nipy_spectral)")
+    dump.add_argument("--channels", choices=CHANNEL_CRITERIA, help=f"channels shown per layer (default {CHANNELS})")
+    dump.add_argument("--cmap", help=f"any matplotlib colour map (default {CMAP})")
     dump.add_argument("--vgg-activations", action="store_true", help="add the VGG loss network's maps of the output")
     dump.add_argument("--vgg-layers", help="VGG layers (default: the style layers of conf/loss/perceptual.yaml)")
     dump.add_argument("--vgg-arch", choices=("vgg16", "vgg19"), help="default: conf/loss/perceptual.yaml's")
@@ -139,7 +140,8 @@ def choose_styles(args, style_names: list[str]):
     if args.all_styles:
         return all_styles(style_names), "all-styles", SHEET_COLUMNS
     if args.interpolate:
-        choices, path = parse_interpolation(args.interpolate, args.steps, style_names)
+        steps = INTERPOLATION_STEPS if args.steps is None else args.steps
+        choices, path = parse_interpolation(args.interpolate, steps, style_names)
         return choices, f"{path}_strip", len(choices) + 1  # the strip is one row
     choices = parse_styles(",".join(args.style), style_names) if args.style else []
     choices += [parse_mix(text, style_names) for text in args.style_mix or []]
@@ -191,7 +193,7 @@ def activation_dump(args, network):
         config = loss_config(vgg_weights=args.vgg_weights)  # the training loss's VGG unless told otherwise
         vgg_layers = args.vgg_layers.split(",") if args.vgg_layers else list(config["style_layers"])
         vgg = VGGFeatures(vgg_layers, args.vgg_arch or config["vgg"]["arch"], config["vgg"]["weights"])
-    return ActivationDump(args.activations, layers, args.channels, args.cmap, vgg)
+    return ActivationDump(args.activations, layers, args.channels or CHANNELS, args.cmap or CMAP, vgg)
 
 
 @dataclass
@@ -237,6 +239,27 @@ def make_plan(args, network, style_names: list[str]) -> Plan | None:
         dataset = Photos([photo.source for photo in photos], args.size, args.max_size)
         batches = DataLoader(dataset, batch_size=args.batch_size, num_workers=workers, collate_fn=as_list)
     return Plan(choices, sheet_columns, device, photos, batches, dump)
+
+
+def check_companions(args, clips: bool) -> None:
+    """Refuses an option that only means something beside another one when that one is missing (or an option of
+    clips given for photos): it would be ignored without a word."""
+    needs = (("--steps", args.steps, args.interpolate, "--interpolate A,B"),
+             ("--layers", args.layers, args.activations, "--activations LOGDIR"),
+             ("--channels", args.channels, args.activations, "--activations LOGDIR"),
+             ("--cmap", args.cmap, args.activations, "--activations LOGDIR"),
+             ("--vgg-activations", args.vgg_activations, args.activations, "--activations LOGDIR"),
+             ("--vgg-layers", args.vgg_layers, args.vgg_activations, "--vgg-activations"),
+             ("--vgg-arch", args.vgg_arch, args.vgg_activations, "--vgg-activations"),
+             ("--vgg-weights", args.vgg_weights, args.vgg_activations, "--vgg-activations"))
+    for option, value, companion, companion_usage in needs:
+        if value not in (None, False) and not companion:
+            raise UsageError(f"{option} is used with {companion_usage}; add that or leave {option} out")
+    if clips:
+        return
+    for option, value in (("--temporal", args.temporal), ("--codec", args.codec), ("--crf", args.crf)):
+        if value is not None:
+            raise UsageError(f"{option} applies to clips, not photos")
 
 
 def check_numbers(args) -> None:
@@ -290,7 +313,7 @@ def accelerate(args, device: torch.device, network, style_names: list[str], desc
     export_cache), unless the run needs the PyTorch network itself: its layers (--activations, --tile, --compile,
     --temporal norms) or a precision OpenVINO has not (fp16)."""
     needs_torch = (args.compile or args.tile or args.activations or args.precision == "fp16"
-                   or args.temporal == "norms")
+                   or temporal_mode(args) == "norms")
     if is_onnx(args.ckpt) or args.backend != "auto" or device.type != "cpu" or needs_torch:
         return network
     network, reason = accelerated(args.ckpt, network, style_names, description, args.precision)
@@ -360,7 +383,9 @@ def run(args) -> int:
     check_export(args.quantize, args.export, args.calibration)
     # read before any work, so that a bad folder is refused before the photos are painted
     calibration = calibration_photos(args.calibration) if args.quantize else None
-    if args.input not in (None, STDIO) and is_video_input(args.input):
+    clips = args.input not in (None, STDIO) and is_video_input(args.input)
+    check_companions(args, clips)
+    if clips:
         return stylize_video(args, network, style_names, description)
     plan = make_plan(args, network, style_names)
     if args.export:  # before the network moves to another device or precision

@@ -24,6 +24,7 @@ from nst_ff.io.paths import check_distinct, check_output
 BATCH_PIXELS = 2_000_000
 MAX_BATCH_FRAMES = 8
 MAX_BATCH_SIZE = 256  # --batch-size of photos and clips: a batch is held in memory at once
+TEMPORAL_MODES = ("on", "off", "norms", "flow")
 MAX_CRF = 63  # the largest constant-quality value of libx264 in 10 bits and of libvpx-vp9
 
 
@@ -100,6 +101,11 @@ def painter(network, row: torch.Tensor, device: torch.device, dtype: torch.dtype
     return paint
 
 
+def temporal_mode(args) -> str:
+    """--temporal as given, else on."""
+    return args.temporal or "on"
+
+
 def temporal_parts(mode: str, network, whole_network_only: bool) -> Temporal | None:
     """--temporal on: running norm statistics where the network allows (a PyTorch network, untiled), and the
     flow blend; norms or flow: that part alone; off: None."""
@@ -112,7 +118,7 @@ def temporal_parts(mode: str, network, whole_network_only: bool) -> Temporal | N
 def check_video_args(args, onnx: bool) -> None:
     refused = {"--activations": args.activations, "--sheet": args.sheet, "--export": args.export,
                "--size": args.size, "--max-size": args.max_size, "--json": args.json,
-               "--output -": args.output == STDIO}
+               "--output -": args.output == STDIO, "--format": args.format}
     for option, given in refused.items():
         if given:
             raise UsageError(f"{option} applies to photos, not clips")
@@ -123,10 +129,10 @@ def check_video_args(args, onnx: bool) -> None:
         raise UsageError(f"--strength {args.strength}: must be between 0 and 1")
     if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size {args.batch_size}: must be between 1 and {MAX_BATCH_SIZE}")
-    if args.temporal == "norms" and args.tile:
+    if temporal_mode(args) == "norms" and args.tile:
         raise UsageError("--tile normalises whole frames tile by tile and cannot keep running statistics; "
                          "use --temporal flow or on")
-    if args.temporal == "norms" and onnx:
+    if temporal_mode(args) == "norms" and onnx:
         raise UsageError("--temporal norms needs the PyTorch network's norm layers, and this is an ONNX model; "
                          "use --temporal flow or on, or the .ckpt it was exported from")
 
@@ -149,7 +155,7 @@ def stylize_clips(args, network, choices: list[StyleChoice], device: torch.devic
             # A cached export (nst_ff.infer.export_cache) has no norm layers to smooth: its frames get the flow.
             whole_network_only = onnx or bool(args.tile) or hasattr(network, "torch_network")
             paint = painter(network, choice.weights.to(device), device, dtype, painting,
-                            temporal_parts(args.temporal, network, whole_network_only))
+                            temporal_parts(temporal_mode(args), network, whole_network_only))
             write_clip(clip, destination, paint, args, choice.label)
     return 0
 

@@ -127,20 +127,24 @@ def list_inputs(text: str, output: str | None = None) -> list[Photo]:
     ]
 
 
-def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, folder_format: str,
+def plan_outputs(photos: list[Photo], choices: list[StyleChoice], output: str, folder_format: str | None,
                  sheet_suffix: str | None, overwrite: bool, protected: list[Path]) -> None:
     """Fills in every destination, refusing impossible, colliding or existing ones, and any that is an input
     photo or a file in `protected` (the checkpoint), before anything is written. `output` is one image file,
-    '-' (stdout) or a folder; in a folder, names are <photo>_<style slug>, made safe by paths.inside."""
+    '-' (stdout) or a folder; in a folder, names are <photo>_<style slug>, made safe by paths.inside, of type
+    `folder_format` (default png)."""
     count = len(photos) * (len(choices) + (sheet_suffix is not None))
     if output == STDIO or (Path(output).suffix.lower() in FILE_SUFFIXES and not Path(output).is_dir()):
+        if folder_format:
+            raise UsageError(f"--format {folder_format} is the type of the images written to a folder, and "
+                             f"--output {output} is one file: its name sets the type; leave out --format")
         if output != STDIO:
             check_output_suffix(Path(output))
         if count != 1:
             raise UsageError(f"--output {output} takes one image but this run writes {count}; give a folder instead")
         photos[0].destinations = [output if output == STDIO else Path(output)]
     else:
-        folder, ext = Path(output), f".{folder_format}"
+        folder, ext = Path(output), f".{folder_format or 'png'}"
         for photo in photos:
             photo.destinations = [inside(folder, f"{photo.name}_{choice.slug}{ext}") for choice in choices]
             photo.sheet = inside(folder, f"{photo.name}_{sheet_suffix}{ext}") if sheet_suffix else None

@@ -205,6 +205,8 @@ def test_bad_clips_are_one_line_exit_2_nothing_written(tmp_path, ckpt, capsys):
     (["--output", "out.mp4", "--crf", "99"], "--crf 99"),
     (["--output", "out.mp4", "--tile", "64", "--temporal", "norms"], "use --temporal flow or on"),
     (["--output", "-"], "not clips"),
+    (["--output", "out.mp4", "--format", "jpg"], "--format applies to photos, not clips"),
+    (["--output", "out.mp4", "--steps", "3"], "--steps is used with --interpolate A,B"),
     (["--output", "out.mp4", "--stroke-scale", "9"], "--stroke-scale 9.0: must be between 0.25 and 8"),
     (["--output", "out.mp4", "--batch-size", "100000"], "--batch-size 100000: must be between 1 and 256"),
     (["--output", "out.mp4", "--batch-size", "0"], "--batch-size 0: must be between 1 and 256"),

@@ -385,6 +385,18 @@ BAD_ARGUMENTS = {
     "output under a file": (["--style", "alpha", "--output", "{photo}/out.png"], "is not a folder"),
     "one file for many": (["--all-styles", "--output", "{tmp}/out/one.png"], "takes one image but this run writes 4"),
     "unknown format": (["--style", "alpha", "--output", "{tmp}/out/one.gif"], "cannot write this image format"),
+    # an option that would be ignored without its companion
+    "steps without interpolate": (["--style", "alpha", "--steps", "3"],
+                                  "--steps is used with --interpolate A,B; add that or leave --steps out"),
+    "layers without activations": (["--style", "alpha", "--layers", "contract1"],
+                                   "--layers is used with --activations LOGDIR; add that or leave --layers out"),
+    "cmap without activations": (["--style", "alpha", "--cmap", "magma"], "--cmap is used with --activations"),
+    "vgg layers without vgg": (["--style", "alpha", "--activations", "{tmp}/out/runs", "--vgg-layers", "relu1_2"],
+                               "--vgg-layers is used with --vgg-activations; add that or leave --vgg-layers out"),
+    "format of one file": (["--style", "alpha", "--output", "{tmp}/out/one.jpg", "--format", "png"],
+                           "--format png is the type of the images written to a folder, and --output "),
+    "temporal for a photo": (["--style", "alpha", "--temporal", "off"], "--temporal applies to clips, not photos"),
+    "crf for a photo": (["--style", "alpha", "--crf", "18"], "--crf applies to clips, not photos"),
 }
 
 
