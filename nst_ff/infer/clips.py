@@ -49,10 +49,18 @@ def is_video_input(text: str) -> bool:
 
 def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str | None, overwrite: bool,
                checkpoint: str) -> list[tuple[Path, list[Path]]]:
-    """(clip, one destination per style choice) for every input clip; refuses existing, impossible or shared
-    outputs, and an output that is an input (a clip or the checkpoint) even with --overwrite."""
+    """(clip, one destination per style choice) for every input clip (those under the output folder left out);
+    refuses existing, impossible or shared outputs, and an output that is an input (a clip, the checkpoint, the
+    input folder) even with --overwrite."""
     path = Path(source)
     sources = list_clips(path) if path.is_dir() else [path]
+    if path.is_dir() and Path(output).is_dir():  # outputs written inside the input are never read as clips
+        outputs = Path(output).resolve()
+        if outputs == path.resolve():
+            raise UsageError(f"--output {output} is the input folder: its clips would be read as input next time")
+        sources = [clip for clip in sources if not clip.resolve().is_relative_to(outputs)]
+        if not sources:
+            raise UsageError(f"no clips in folder {path} outside --output {output}")
     one_file = bool(Path(output).suffix) and not Path(output).is_dir()  # out.mp4, or out.gif to refuse
     if one_file:
         if len(sources) * len(choices) != 1:

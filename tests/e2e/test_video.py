@@ -128,6 +128,20 @@ def test_folder_of_clips_to_folder(tmp_path, ckpt):
     assert all(read_clip(tmp_path / "out" / name)["frames"] == 3 for name in written)
 
 
+def test_clips_written_inside_the_input_folder_are_not_read_again(tmp_path, ckpt, capsys):
+    folder = tmp_path / "clips"
+    make_clip(folder / "a.mp4", frames=2, audio=False)
+    args = ["--ckpt", str(ckpt), "--input", str(folder), "--output"]
+    assert main(args + [str(folder / "out"), "--style", "alpha"]) == 0
+    assert main(args + [str(folder / "out"), "--style", "beta"]) == 0  # a second style, the first run's clip beside
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["a_alpha.mp4", "a_beta.mp4"]
+    capsys.readouterr()
+    assert main(args + [str(folder), "--style", "alpha"]) == 2
+    err = capsys.readouterr().err
+    assert "is the input folder: its clips would be read as input next time" in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in folder.iterdir()) == ["a.mp4", "out"]
+
+
 def test_clips_sharing_a_name_keep_their_extensions_apart(tmp_path, ckpt, capsys):
     folder, out = tmp_path / "clips", tmp_path / "out"
     make_clip(folder / "a.mp4", frames=2, audio=False)
