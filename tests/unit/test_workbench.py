@@ -2,6 +2,7 @@
 
 import importlib.util
 import io
+import sys
 from functools import partial
 
 import numpy as np
@@ -288,3 +289,12 @@ def test_the_checkpoint_list_offers_runs_and_exported_networks(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert sorted(find_checkpoints(tmp_path)) == [str(tmp_path / "demo" / "last.ckpt"), str(tmp_path / "ready12.pt")]
     assert str(ROOT / "checkpoints" / "ready12.pt") in find_checkpoints(ROOT / "checkpoints")  # the shipped model
+
+
+def test_nst_workbench_help_is_its_own_and_starts_no_server(capsys, monkeypatch):
+    from nst_ff.cli import workbench_main
+
+    monkeypatch.setitem(sys.modules, "streamlit.web", None)  # a server start would fail loudly
+    assert workbench_main.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: nst-workbench [STREAMLIT OPTIONS]") and "--server.port" in out
