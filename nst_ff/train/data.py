@@ -7,6 +7,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.fabric.utilities.seed import pl_worker_init_function
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler
@@ -93,6 +94,21 @@ class ContentImages(Dataset):
         raise DataError("no content image could be decoded")
 
 
+class ShrinkSomeBatches:
+    """A loader's collate: stacks the photos, then shrinks a share of the batches to half their size, so that the
+    network also learns the scale of a photo painted at half its training size (a 128-px photo of a network trained
+    at 256 px, where its objects are half as large)."""
+
+    def __init__(self, share: float):
+        self.share = share
+
+    def __call__(self, photos: list[torch.Tensor]) -> torch.Tensor:
+        batch = torch.stack(photos)
+        if self.share and torch.rand(()).item() < self.share:  # the worker's generator, seeded per worker
+            batch = F.interpolate(batch, scale_factor=0.5, mode="bilinear", antialias=True).clamp(0, 1)
+        return batch
+
+
 class StyleTransferDataModule(L.LightningDataModule):
     """Content loaders plus the style images; `prepare` checks both folders before training starts."""
 
@@ -107,6 +123,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         grid_images: int = 3,
         scale_jitter: float = 1.0,
         grayscale: float = 0.0,
+        half_size: float = 0.0,
     ):
         super().__init__()
         self.content_dir = content_dir
@@ -118,6 +135,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.grid_images = grid_images
         self.scale_jitter = scale_jitter
         self.grayscale = grayscale
+        self.half_size = half_size
         self.content_paths: list[Path] = []
         self.style_names: list[str] = []
         self.style_images: list[torch.Tensor] = []
@@ -154,6 +172,7 @@ class StyleTransferDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=RandomSampler(photos, num_samples=samples),
             drop_last=len(self.content_paths) >= self.batch_size,
+            collate_fn=ShrinkSomeBatches(self.half_size),
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,

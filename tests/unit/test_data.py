@@ -155,3 +155,17 @@ def test_scale_jitter_shows_parts_of_a_photo_larger_and_grayscale_greys(tmp_path
     colour = make_image(tmp_path / "colour.jpg", size=(48, 48))
     grey = ContentImages([colour], image_size=32, scale_jitter=1.5, grayscale=1.0)[0]
     assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+
+
+def test_half_size_shrinks_a_share_of_the_batches_to_half(image_dirs):
+    content, styles = image_dirs
+    torch.manual_seed(0)
+    sizes = []
+    for share in (0.0, 0.5, 1.0):
+        module = datamodule(content, styles, half_size=share)
+        module.prepare()
+        loader = module.train_dataloader()
+        sizes.append([tuple(batch.shape) for _ in range(6) for batch in loader])  # 3 batches of 2 a pass
+    assert set(sizes[0]) == {(2, 3, 32, 32)}
+    assert set(sizes[1]) == {(2, 3, 32, 32), (2, 3, 16, 16)}
+    assert set(sizes[2]) == {(2, 3, 16, 16)}

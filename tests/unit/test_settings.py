@@ -32,6 +32,7 @@ BAD_SETTINGS = {
     "data.scale_jitter=0.5": "data.scale_jitter=0.5: must be a number >= 1 (1: no jitter)",
     "data.scale_jitter=nan": "data.scale_jitter=nan: must be a number > 0 and <= 8",
     "data.grayscale=1.5": "data.grayscale=1.5: must be a number >= 0 and <= 1",
+    "data.half_size=-0.1": "data.half_size=-0.1: must be a number >= 0 and <= 1",
     "loss.style_weight=-1": "loss.style_weight=-1: must be a number >= 0",
     "model.alpha=0": "model.alpha=0: must be a number > 0",
     "style_sampling=roundrobin": "style_sampling=roundrobin: choose one of balanced, uniform",
