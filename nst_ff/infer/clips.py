@@ -17,7 +17,7 @@ from nst_ff.infer.stylizer import NonFiniteOutputError, Painting, blend, preserv
 from nst_ff.infer.temporal import Temporal
 from nst_ff.infer.video import CONTAINERS, Clip, audio_encoder, is_video, output_format, probe, transcode
 from nst_ff.io.images import STDIO, list_images
-from nst_ff.io.paths import check_distinct, check_output
+from nst_ff.io.paths import check_distinct, check_output, outside_output
 
 # Frames painted together: as many as fit in about this many pixels (the network needs ~1 kB per pixel),
 # at least one; a 1080p clip goes one frame at a time, 360p eight at a time.
@@ -54,11 +54,8 @@ def plan_clips(source: str, output: str, choices: list[StyleChoice], codec: str 
     input folder) even with --overwrite."""
     path = Path(source)
     sources = list_clips(path) if path.is_dir() else [path]
-    if path.is_dir() and Path(output).is_dir():  # outputs written inside the input are never read as clips
-        outputs = Path(output).resolve()
-        if outputs == path.resolve():
-            raise UsageError(f"--output {output} is the input folder: its clips would be read as input next time")
-        sources = [clip for clip in sources if not clip.resolve().is_relative_to(outputs)]
+    if path.is_dir():
+        sources = outside_output(sources, path, output, "clips")
         if not sources:
             raise UsageError(f"no clips in folder {path} outside --output {output}")
     one_file = bool(Path(output).suffix) and not Path(output).is_dir()  # out.mp4, or out.gif to refuse

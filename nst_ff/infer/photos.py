@@ -22,7 +22,7 @@ from nst_ff.io.images import (
     list_images,
     read_image,
 )
-from nst_ff.io.paths import check_distinct, check_writable, inside, same_file
+from nst_ff.io.paths import check_distinct, check_writable, inside, outside_output, same_file
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # An --output ending like this names a file (refused unless PNG or JPEG); anything else is a folder.
@@ -111,11 +111,8 @@ def list_inputs(text: str, output: str | None = None) -> list[Photo]:
     if not path.is_dir():
         raise UsageError(f"input not found: {path}")
     paths = list_images(path)
-    if output not in (None, STDIO) and Path(output).is_dir():
-        outputs = Path(output).resolve()
-        if outputs == path.resolve():
-            raise UsageError(f"--output {output} is the input folder: its images would be read as photos next time")
-        paths = [p for p in paths if not p.resolve().is_relative_to(outputs)]
+    if output not in (None, STDIO):
+        paths = outside_output(paths, path, output, "images")
     if not paths:
         raise UsageError(f"no images in folder {path} (looked for {' '.join(IMAGE_EXTENSIONS)})")
     stems = [p.relative_to(path).with_suffix("").as_posix() for p in paths]

@@ -109,3 +109,15 @@ def check_writable(folder: str | os.PathLike) -> None:
             pass
     except OSError as error:
         raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
+
+
+def outside_output(files: list[Path], folder: Path, output: str, kind: str) -> list[Path]:
+    """`files` found under the input `folder`, less those under the `output` folder, so that outputs written inside
+    the input are never read as input next time; the input folder itself as the output is refused. `kind` names
+    the files in that message (images, clips)."""
+    if not Path(output).is_dir():
+        return files
+    outputs = Path(output).resolve()
+    if outputs == folder.resolve():
+        raise UsageError(f"--output {output} is the input folder: its {kind} would be read as input next time")
+    return [path for path in files if not path.resolve().is_relative_to(outputs)]
