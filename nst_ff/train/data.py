@@ -94,19 +94,27 @@ class ContentImages(Dataset):
         raise DataError("no content image could be decoded")
 
 
-class ShrinkSomeBatches:
-    """A loader's collate: stacks the photos, then shrinks a share of the batches to half their size, so that the
-    network also learns the scale of a photo painted at half its training size (a 128-px photo of a network trained
-    at 256 px, where its objects are half as large)."""
+class ResizeSomeBatches:
+    """A loader's collate: stacks the photos, cropped at twice the training size when `double` > 0, then keeps
+    a share `double` of the batches at that size, shrinks a share `half` to half the training size and the rest to
+    the training size, so that the network also learns the scale of a photo painted at half or twice its training
+    size (a 128- or 512-px photo of a network trained at 256 px, whose objects are half or twice as large). A batch
+    at twice the size is a photo resized to twice the size and cropped, not an upsampled training crop."""
 
-    def __init__(self, share: float):
-        self.share = share
+    def __init__(self, half: float, double: float):
+        self.half = half
+        self.double = double
 
     def __call__(self, photos: list[torch.Tensor]) -> torch.Tensor:
         batch = torch.stack(photos)
-        if self.share and torch.rand(()).item() < self.share:  # the worker's generator, seeded per worker
-            batch = F.interpolate(batch, scale_factor=0.5, mode="bilinear", antialias=True).clamp(0, 1)
-        return batch
+        draw = torch.rand(()).item() if self.half or self.double else 1.0  # the worker's generator, seeded per worker
+        if draw < self.double:
+            return batch
+        factor = 0.5 if draw < self.double + self.half else 1.0
+        factor /= 2 if self.double else 1
+        if factor == 1:
+            return batch
+        return F.interpolate(batch, scale_factor=factor, mode="bilinear", antialias=True).clamp(0, 1)
 
 
 class StyleTransferDataModule(L.LightningDataModule):
@@ -124,6 +132,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         scale_jitter: float = 1.0,
         grayscale: float = 0.0,
         half_size: float = 0.0,
+        double_size: float = 0.0,
     ):
         super().__init__()
         self.content_dir = content_dir
@@ -136,6 +145,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.scale_jitter = scale_jitter
         self.grayscale = grayscale
         self.half_size = half_size
+        self.double_size = double_size
         self.content_paths: list[Path] = []
         self.style_names: list[str] = []
         self.style_images: list[torch.Tensor] = []
@@ -160,8 +170,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         return torch.stack([images[i] for i in range(len(images))])
 
     def train_dataloader(self) -> DataLoader:
-        photos = ContentImages(self.content_paths, self.image_size, scale_jitter=self.scale_jitter,
-                               grayscale=self.grayscale)
+        crop = self.image_size * (2 if self.double_size else 1)  # ResizeSomeBatches brings most batches down
+        photos = ContentImages(self.content_paths, crop, scale_jitter=self.scale_jitter, grayscale=self.grayscale)
         # One epoch spans the whole run, shuffled passes over the photos back to back, so that progress
         # is counted in optimisation steps of trainer.max_steps rather than in passes over a few photos.
         trainer = self.trainer
@@ -172,7 +182,7 @@ class StyleTransferDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=RandomSampler(photos, num_samples=samples),
             drop_last=len(self.content_paths) >= self.batch_size,
-            collate_fn=ShrinkSomeBatches(self.half_size),
+            collate_fn=ResizeSomeBatches(self.half_size, self.double_size),
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,

@@ -64,6 +64,10 @@ def check_settings(cfg: DictConfig) -> None:
     _number(cfg, "optim.final_lr_fraction", positive=False, at_most=1)
     _number(cfg, "data.grayscale", positive=False, at_most=1)
     _number(cfg, "data.half_size", positive=False, at_most=1)
+    _number(cfg, "data.double_size", positive=False, at_most=1)
+    if cfg.data.half_size + cfg.data.double_size > 1:
+        raise SettingsError(f"data.half_size={cfg.data.half_size} and data.double_size={cfg.data.double_size}: "
+                            "shares of the batches, together at most 1")
     _number(cfg, "data.scale_jitter", positive=True, at_most=8)
     if cfg.data.scale_jitter < 1:
         raise SettingsError(f"data.scale_jitter={cfg.data.scale_jitter}: must be a number >= 1 (1: no jitter)")

@@ -169,3 +169,16 @@ def test_half_size_shrinks_a_share_of_the_batches_to_half(image_dirs):
     assert set(sizes[0]) == {(2, 3, 32, 32)}
     assert set(sizes[1]) == {(2, 3, 32, 32), (2, 3, 16, 16)}
     assert set(sizes[2]) == {(2, 3, 16, 16)}
+
+
+def test_double_size_keeps_a_share_of_the_batches_at_twice_the_size(image_dirs):
+    content, styles = image_dirs
+    torch.manual_seed(0)
+    module = datamodule(content, styles, half_size=0.25, double_size=0.5)
+    module.prepare()
+    loader = module.train_dataloader()
+    sizes = {tuple(batch.shape) for _ in range(10) for batch in loader}
+    assert sizes == {(2, 3, 64, 64), (2, 3, 32, 32), (2, 3, 16, 16)}
+    module = datamodule(content, styles, double_size=1.0)
+    module.prepare()
+    assert {tuple(batch.shape) for batch in module.train_dataloader()} == {(2, 3, 64, 64)}

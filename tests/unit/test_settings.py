@@ -33,6 +33,7 @@ BAD_SETTINGS = {
     "data.scale_jitter=nan": "data.scale_jitter=nan: must be a number > 0 and <= 8",
     "data.grayscale=1.5": "data.grayscale=1.5: must be a number >= 0 and <= 1",
     "data.half_size=-0.1": "data.half_size=-0.1: must be a number >= 0 and <= 1",
+    "data.double_size=2": "data.double_size=2: must be a number >= 0 and <= 1",
     "loss.style_weight=-1": "loss.style_weight=-1: must be a number >= 0",
     "model.alpha=0": "model.alpha=0: must be a number > 0",
     "style_sampling=roundrobin": "style_sampling=roundrobin: choose one of balanced, uniform",
@@ -47,6 +48,13 @@ def test_bad_settings_name_the_setting(setting, tmp_path):
     with pytest.raises(SettingsError) as error:
         check_settings(config(tmp_path, setting))
     assert str(error.value) == BAD_SETTINGS[setting]
+
+
+def test_half_and_double_size_share_the_batches(tmp_path):
+    with pytest.raises(SettingsError, match=r"^data.half_size=0.6 and data.double_size=0.5: shares of the batches, "
+                                            r"together at most 1$"):
+        check_settings(config(tmp_path, "data.half_size=0.6", "data.double_size=0.5"))
+    check_settings(config(tmp_path, "data.half_size=0.5", "data.double_size=0.5"))
 
 
 def test_the_defaults_and_the_demo_pass(tmp_path):
