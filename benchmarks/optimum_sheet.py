@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     originals = [read_image(path) for path in paths]
     config = loss_config()
     loss = PerceptualLoss(**config)
-    loss.set_style_targets([resize_shorter(image, default_style_size()) for image in originals])
+    loss.set_style_targets([resize_shorter(image, default_style_size()) for image in originals], names)
     photo_batch = torch.stack(list(photos.values()))  # [K, 3, S, S]
     start = time.perf_counter()
     optima = []  # per painting: [K, 3, S, S]

@@ -1,6 +1,6 @@
 """Score a checkpoint: its quality on the fixed yardstick (identification, style gain, content error), and
 its loss against per-image optimisation of the loss it was trained on:
-`python evaluate.py --ckpt checkpoints/last.ckpt --content-dir photos/ --style-dir styles/ [--size 256]
+`python evaluate.py --ckpt checkpoints/ready12.pt --content-dir photos/ --style-dir styles/ [--size 256]
 [--limit N] [--opt-steps S]` (`--opt-steps 0`: the quality report alone, in seconds).
 Prints tables; writes a JSON file and a TensorBoard run."""
 

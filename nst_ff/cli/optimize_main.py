@@ -95,7 +95,7 @@ def progress(args, writer: SummaryWriter | None, frames: list):
 
 def run(args) -> int:
     content, style, loss = prepare(args)
-    loss.set_style_targets([style])
+    loss.set_style_targets([style], [Path(args.style_image).stem])  # a scale the training loss gave that style
     style_weights = torch.ones(1, 1, device=args.device)  # the one style target
     writer = SummaryWriter(args.log) if args.log else None
     frames = []

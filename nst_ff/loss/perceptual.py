@@ -49,7 +49,8 @@ def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 class PerceptualLoss(nn.Module):
     """Content loss at `content_layers`, Gram style loss at `style_layers` ({layer: weight}, or a list of
-    layers of weight 1), scaled as a whole by `style_weight`, and optional total variation.
+    layers of weight 1), scaled as a whole by `style_weight` and per style by `style_scales` ({style name: factor},
+    1 for the others), and optional total variation.
 
     Style targets are Grams of the style images, computed once by `set_style_targets`, kept as
     non-persistent buffers (never in checkpoints), and blended per example by style weights [B, N].
@@ -63,6 +64,7 @@ class PerceptualLoss(nn.Module):
         content_weight: float = 1.0,
         style_weight: float = 1.0,
         tv_weight: float = 0.0,
+        style_scales: Mapping[str, float] | None = None,
     ):
         super().__init__()
         self.content_layers = list(content_layers)
@@ -72,6 +74,7 @@ class PerceptualLoss(nn.Module):
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
+        self.style_scales = dict(style_scales or {})
         self.vgg_arch = vgg["arch"]
         self.vgg = VGGFeatures(self.content_layers + list(self.style_layers), arch=vgg["arch"], weights=vgg["weights"])
 
@@ -86,11 +89,18 @@ class PerceptualLoss(nn.Module):
             "content_weight": self.content_weight,
             "style_weight": self.style_weight,
             "tv_weight": self.tv_weight,
+            # only when set, so that a checkpoint without them stays readable by earlier versions
+            **({"style_scales": dict(self.style_scales)} if self.style_scales else {}),
         }
 
     @torch.no_grad()
-    def set_style_targets(self, style_images: Sequence[torch.Tensor]) -> None:
-        """style_images: one [3, H, W] or [1, 3, H, W] tensor per style, any size each."""
+    def set_style_targets(self, style_images: Sequence[torch.Tensor], names: Sequence[str] | None = None) -> None:
+        """style_images: one [3, H, W] or [1, 3, H, W] tensor per style, any size each; `names`, their styles'
+        names, are needed when `style_scales` is set."""
+        if self.style_scales and names is None:
+            raise ValueError("style_scales name styles: set_style_targets needs the styles' names")
+        scales = [self.style_scales.get(name, 1.0) for name in names] if names else [1.0] * len(style_images)
+        self.register_buffer("style_scale", torch.tensor(scales), persistent=False)  # [N]
         for layer, grams in style_grams(self.vgg, style_images, self.style_layers).items():
             self.register_buffer(f"gram_{layer}", grams, persistent=False)  # [N, C, C]
 
@@ -115,9 +125,12 @@ class PerceptualLoss(nn.Module):
                 for layer in self.content_layers
             )
         }
-        for layer in self.style_layers:
-            terms[f"style/{layer}"] = relative_error(gram_matrix(output_features[layer]), targets[layer]).mean()
-        terms["style"] = sum(weight * terms[f"style/{layer}"] for layer, weight in self.style_layers.items())
+        scale = style_weights.float() @ self.style_scale  # [B]: a blend's scale is the blend of its styles'
+        terms["style"] = 0
+        for layer, weight in self.style_layers.items():
+            errors = relative_error(gram_matrix(output_features[layer]), targets[layer])  # [B]
+            terms[f"style/{layer}"] = errors.mean()  # as the yardstick sees it, whatever the scales
+            terms["style"] = terms["style"] + weight * (scale * errors).mean()
         terms["tv"] = total_variation(output.float()).mean()
         terms["total"] = (
             self.content_weight * terms["content"]

@@ -80,7 +80,7 @@ def evaluate(
     and, per style, the images [3 * P, 3, S, S] in rows photo | network | optimum.
     """
     device = loss.vgg.mean.device
-    loss.set_style_targets(list(paintings.values()))
+    loss.set_style_targets(list(paintings.values()), list(paintings))
     report, rows, everything = {"styles": {}}, {}, []
     for index, style in enumerate(paintings):
         loss_weights = torch.zeros(1, len(paintings), device=device)  # [1, N_found]: this painting's Grams

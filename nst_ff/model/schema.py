@@ -18,7 +18,7 @@ THUMBNAIL_SIZE = 128
 MAX_ALPHA = 4.0
 MAX_STYLES = 1024
 MAX_STYLE_SIZE = 4096  # shorter side of the paintings in training; conf/data/folders.yaml uses 256
-LOSS_KEYS = {"vgg", "content_layers", "style_layers", "content_weight", "style_weight", "tv_weight",
+LOSS_KEYS = {"vgg", "content_layers", "style_layers", "content_weight", "style_weight", "tv_weight", "style_scales",
              "vgg_arch"}  # vgg_arch: format 1
 # `weights_sha256` is absent from checkpoints written before it existed; they still load.
 # `precision`: only in an ONNX model quantized by stylize.py --quantize ("int8").
@@ -71,6 +71,9 @@ def loss_problem(loss) -> str | None:
     for key in ("content_weight", "style_weight", "tv_weight"):
         if key in loss and not _is_number(loss[key]):
             return f"loss.{key} {loss[key]!r:.50} is not a finite number >= 0"
+    scales = loss.get("style_scales", {})
+    if not isinstance(scales, dict) or not all(isinstance(k, str) and _is_number(v) for k, v in scales.items()):
+        return f"loss.style_scales {scales!r:.200} is not {{style name: factor >= 0}}"
     return None
 
 

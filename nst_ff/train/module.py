@@ -66,7 +66,7 @@ class StyleTransferModule(L.LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # {weight, shift, zoom, noise} of nst_ff.train.stability; weight 0 (the default): off
         self.stability = dict(stability or {"weight": 0.0})
-        self.loss.set_style_targets(styles.images)
+        self.loss.set_style_targets(styles.images, self.style_names[styles.frozen:])
         self.grid_styles = grid_header(styles.images, monitor.grid_contents.shape[-1])
         self.grid_contents = monitor.grid_contents
         self.grid_step, self.quality = None, {}  # the step of the last grid, and its overall quality

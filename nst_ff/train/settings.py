@@ -2,6 +2,7 @@
 naming the setting; and the run directory: never overwritten by a fresh model unless asked."""
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -52,6 +53,23 @@ def _number(cfg, key: str, positive: bool, at_most: float = math.inf) -> None:
         raise SettingsError(f"{key}={value}: must be a number {bound}")
 
 
+def _style_scales(cfg: DictConfig) -> None:
+    scales = cfg.loss.get("style_scales") or {}
+    if not isinstance(scales, Mapping):
+        raise SettingsError(f"loss.style_scales={scales}: must be {{style name: factor}}, e.g. {{candy: 2}}")
+    for name, value in scales.items():
+        if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+            raise SettingsError(f"loss.style_scales.{name}={value}: must be a number > 0")
+
+
+def check_scaled_styles(cfg: DictConfig, style_names: list[str]) -> None:
+    """loss.style_scales names styles of the run's style folder (a typo would scale nothing)."""
+    unknown = sorted(set(cfg.loss.get("style_scales") or {}) - set(style_names))
+    if unknown:
+        raise SettingsError(f"loss.style_scales: no style {', '.join(unknown)} in {cfg.data.style_dir} "
+                            f"(styles: {', '.join(style_names)})")
+
+
 def check_settings(cfg: DictConfig) -> None:
     """Types, signs and sizes of every setting train() reads itself; Hydra has already refused unknown keys."""
     check_given(cfg)
@@ -73,6 +91,7 @@ def check_settings(cfg: DictConfig) -> None:
         raise SettingsError(f"data.scale_jitter={cfg.data.scale_jitter}: must be a number >= 1 (1: no jitter)")
     for key in ("loss.content_weight", "loss.style_weight", "loss.tv_weight"):
         _number(cfg, key, positive=False)
+    _style_scales(cfg)
     if cfg.style_sampling not in STYLE_SAMPLINGS:
         raise SettingsError(f"style_sampling={cfg.style_sampling}: choose one of {', '.join(STYLE_SAMPLINGS)}")
     if not isinstance(cfg.overwrite, bool):

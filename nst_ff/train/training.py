@@ -27,7 +27,14 @@ from nst_ff.train.module import Monitor, Styles, StyleTransferModule
 from nst_ff.train.precision import resolve_precision
 from nst_ff.train.recipe import Recipe
 from nst_ff.train.run_folder import locked, restore_or_drop, set_aside
-from nst_ff.train.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
+from nst_ff.train.settings import (
+    SettingsError,
+    check_resume,
+    check_scaled_styles,
+    check_settings,
+    prepare_run_dir,
+    resume_path,
+)
 
 log = logging.getLogger(__name__)
 # The loss network is frozen and meant to stay in eval mode; Lightning warns about it at every start.
@@ -83,6 +90,7 @@ def _train(cfg: DictConfig, main: bool) -> Path:
     start = read_base(cfg.init_from, "init_from") if cfg.init_from and ckpt_path is None else None
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare()  # bad folders and style images fail here, before any training
+    check_scaled_styles(cfg, datamodule.style_names)
     log.info("%d content images, %d styles: %s; precision %s", len(datamodule.content_paths),
              len(datamodule.style_names), ", ".join(datamodule.style_names), cfg.trainer.precision)
     # After the checks, so that a mistyped folder leaves an empty log (and so no run folder); quiet, since

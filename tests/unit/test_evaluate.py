@@ -160,7 +160,8 @@ def test_bad_arguments_and_unwritable_outputs_are_one_line(folders, tmp_path, ca
 
 def test_the_loss_a_checkpoint_records_is_the_loss_evaluate_rebuilds(folders, tmp_path, capsys):
     trained = {"loss": {"vgg": {"arch": "vgg19"}, "content_layers": ["relu4_2"], "style_layers": {"relu1_1": 0.5},
-                        "content_weight": 1.0, "style_weight": 3.0, "tv_weight": 0.0}, "style_size": 48}
+                        "content_weight": 1.0, "style_weight": 3.0, "tv_weight": 0.0, "style_scales": {"beta": 2.0}},
+               "style_size": 48}
     ckpt = tmp_path / "vgg19.pt"
     export(ckpt, StyleTransferNetwork(num_styles=3), STYLES, trained)
     assert torch.load(ckpt, weights_only=True)["nst_ff"]["loss"] == trained["loss"]  # exported files carry it

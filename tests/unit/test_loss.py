@@ -128,6 +128,26 @@ def test_terms_follow_their_formulas():
     assert torch.allclose(terms["total"], 2 * terms["content"] + 3 * terms["style"] + 4 * terms["tv"], rtol=1e-5)
 
 
+def test_style_scales_weigh_each_style_and_blends_by_their_weights():
+    torch.manual_seed(0)
+    plain = PerceptualLoss(RANDOM_VGG)
+    scaled = PerceptualLoss(RANDOM_VGG, style_scales={"b": 3.0})
+    images = [torch.rand(3, 40, 48), torch.rand(1, 3, 32, 32)]
+    scaled.vgg.load_state_dict(plain.vgg.state_dict())
+    plain.set_style_targets(images)
+    scaled.set_style_targets(images, ["a", "b"])
+    output, content = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    for weights, factor in (([[1.0, 0.0], [1.0, 0.0]], 1.0), ([[0.0, 1.0], [0.0, 1.0]], 3.0),
+                            ([[0.5, 0.5], [0.5, 0.5]], 2.0)):
+        weights = torch.tensor(weights)
+        ours, theirs = scaled(output, content, weights), plain(output, content, weights)
+        assert torch.allclose(ours["style"], factor * theirs["style"], rtol=1e-5)
+        assert torch.allclose(ours["style/relu1_2"], theirs["style/relu1_2"])  # logged as the yardstick sees it
+    assert scaled.settings()["style_scales"] == {"b": 3.0} and "style_scales" not in plain.settings()
+    with pytest.raises(ValueError, match="needs the styles' names"):
+        scaled.set_style_targets(images)
+
+
 def test_style_layer_weights_scale_their_terms():
     uniform = make_loss(style_weight=2.0)  # same seed, same random VGG and targets
     layer_weights = {"relu1_2": 0.5, "relu2_2": 4.0, "relu3_3": 0.0, "relu4_3": 1.0}

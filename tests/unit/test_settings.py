@@ -9,7 +9,14 @@ from hydra import compose, initialize_config_dir
 from conftest import ROOT, train_overrides
 from nst_ff.model.checkpoint import export
 from nst_ff.model.transformer import StyleTransferNetwork
-from nst_ff.train.settings import SettingsError, check_resume, check_settings, prepare_run_dir, resume_path
+from nst_ff.train.settings import (
+    SettingsError,
+    check_resume,
+    check_scaled_styles,
+    check_settings,
+    prepare_run_dir,
+    resume_path,
+)
 
 
 def config(tmp_path: Path, *overrides: str):
@@ -34,6 +41,8 @@ BAD_SETTINGS = {
     "data.grayscale=1.5": "data.grayscale=1.5: must be a number >= 0 and <= 1",
     "data.half_size=-0.1": "data.half_size=-0.1: must be a number >= 0 and <= 1",
     "data.double_size=2": "data.double_size=2: must be a number >= 0 and <= 1",
+    "loss.style_scales={candy: 0}": "loss.style_scales.candy=0: must be a number > 0",
+    "loss.style_scales=2": "loss.style_scales=2: must be {style name: factor}, e.g. {candy: 2}",
     "loss.style_weight=-1": "loss.style_weight=-1: must be a number >= 0",
     "model.alpha=0": "model.alpha=0: must be a number > 0",
     "style_sampling=roundrobin": "style_sampling=roundrobin: choose one of balanced, uniform",
@@ -55,6 +64,14 @@ def test_half_and_double_size_share_the_batches(tmp_path):
                                             r"together at most 1$"):
         check_settings(config(tmp_path, "data.half_size=0.6", "data.double_size=0.5"))
     check_settings(config(tmp_path, "data.half_size=0.5", "data.double_size=0.5"))
+
+
+def test_style_scales_name_styles_of_the_run(tmp_path):
+    cfg = config(tmp_path, "loss.style_scales={candy: 2, cnady: 3}")
+    check_settings(cfg)
+    with pytest.raises(SettingsError, match=r"^loss.style_scales: no style cnady in .* \(styles: candy, mosaic\)$"):
+        check_scaled_styles(cfg, ["candy", "mosaic"])
+    check_scaled_styles(config(tmp_path, "loss.style_scales={candy: 2}"), ["candy", "mosaic"])
 
 
 def test_the_defaults_and_the_demo_pass(tmp_path):
