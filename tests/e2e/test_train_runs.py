@@ -145,6 +145,15 @@ def test_bad_folders_stop_before_training_with_a_message(tmp_path, image_dirs, b
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "hydra").exists()  # no run folder left
 
 
+def test_a_style_scale_for_a_style_the_folder_lacks_stops_before_training(tmp_path, image_dirs):
+    content, styles = image_dirs
+    result = run_train(train_overrides(tmp_path, content, styles) + ["loss.style_scales={alpha: 2, apha: 3}"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"train.py: error: loss.style_scales: no style apha in {styles} "
+                                          "(styles: alpha, beta, gamma)"], result.stderr
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "hydra").exists()
+
+
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path, image_dirs):
     content, styles = image_dirs
