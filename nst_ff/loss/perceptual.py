@@ -99,8 +99,12 @@ class PerceptualLoss(nn.Module):
         names, are needed when `style_scales` is set."""
         if self.style_scales and names is None:
             raise ValueError("style_scales name styles: set_style_targets needs the styles' names")
-        scales = [self.style_scales.get(name, 1.0) for name in names] if names else [1.0] * len(style_images)
-        self.register_buffer("style_scale", torch.tensor(scales), persistent=False)  # [N]
+        if names is not None and len(names) != len(style_images):
+            raise ValueError(f"{len(names)} names for {len(style_images)} style images")
+        names = [None] * len(style_images) if names is None else names
+        scales = [self.style_scales.get(name, 1.0) for name in names]
+        device = self.vgg.mean.device  # the loss may have been moved already (evaluate.py, optimize.py --device)
+        self.register_buffer("style_scale", torch.tensor(scales, dtype=torch.float32, device=device), persistent=False)
         for layer, grams in style_grams(self.vgg, style_images, self.style_layers).items():
             self.register_buffer(f"gram_{layer}", grams, persistent=False)  # [N, C, C]
 

@@ -72,8 +72,9 @@ def loss_problem(loss) -> str | None:
         if key in loss and not _is_number(loss[key]):
             return f"loss.{key} {loss[key]!r:.50} is not a finite number >= 0"
     scales = loss.get("style_scales", {})
-    if not isinstance(scales, dict) or not all(isinstance(k, str) and _is_number(v) for k, v in scales.items()):
-        return f"loss.style_scales {scales!r:.200} is not {{style name: factor >= 0}}"
+    if not isinstance(scales, dict) or not all(isinstance(k, str) and _is_number(v) and v > 0
+                                               for k, v in scales.items()):
+        return f"loss.style_scales {scales!r:.200} is not {{style name: factor > 0}}"
     return None
 
 

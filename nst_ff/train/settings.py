@@ -58,6 +58,8 @@ def _style_scales(cfg: DictConfig) -> None:
     if not isinstance(scales, Mapping):
         raise SettingsError(f"loss.style_scales={scales}: must be {{style name: factor}}, e.g. {{candy: 2}}")
     for name, value in scales.items():
+        if not isinstance(name, str):  # Hydra reads {1984: 2} as a number
+            raise SettingsError(f"loss.style_scales: style {name} is not a name; quote it: {{'{name}': {value}}}")
         if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
             raise SettingsError(f"loss.style_scales.{name}={value}: must be a number > 0")
 

@@ -45,6 +45,10 @@ HOSTILE = {
     "unknown field": (lambda r: r["nst_ff"].update(run="rm -rf ~"), "its description has unknown field(s) run"),
     "bad loss": (lambda r: r["nst_ff"].update(loss={"content_weight": "lots"}),
                  "loss.content_weight 'lots' is not a finite number >= 0"),
+    "bad style scales": (lambda r: r["nst_ff"].update(loss={"style_scales": {"a": -1}}),
+                         "loss.style_scales {'a': -1} is not {style name: factor > 0}"),
+    "style scales not a map": (lambda r: r["nst_ff"].update(loss={"style_scales": [2]}),
+                               "loss.style_scales [2] is not {style name: factor > 0}"),
     "flipped bit": (flip_a_bit, "its weights do not match their SHA-256"),
 }
 

@@ -146,6 +146,11 @@ def test_style_scales_weigh_each_style_and_blends_by_their_weights():
     assert scaled.settings()["style_scales"] == {"b": 3.0} and "style_scales" not in plain.settings()
     with pytest.raises(ValueError, match="needs the styles' names"):
         scaled.set_style_targets(images)
+    with pytest.raises(ValueError, match="1 names for 2 style images"):
+        scaled.set_style_targets(images, ["a"])
+    whole = PerceptualLoss(RANDOM_VGG, style_scales={"a": 2})  # a whole number, one style
+    whole.set_style_targets(images[:1], ["a"])
+    assert whole(output, content, torch.ones(2, 1))["style"].isfinite()
 
 
 def test_style_layer_weights_scale_their_terms():

@@ -43,6 +43,7 @@ BAD_SETTINGS = {
     "data.double_size=2": "data.double_size=2: must be a number >= 0 and <= 1",
     "loss.style_scales={candy: 0}": "loss.style_scales.candy=0: must be a number > 0",
     "loss.style_scales=2": "loss.style_scales=2: must be {style name: factor}, e.g. {candy: 2}",
+    "loss.style_scales={1984: 2}": "loss.style_scales: style 1984 is not a name; quote it: {'1984': 2}",
     "loss.style_weight=-1": "loss.style_weight=-1: must be a number >= 0",
     "model.alpha=0": "model.alpha=0: must be a number > 0",
     "style_sampling=roundrobin": "style_sampling=roundrobin: choose one of balanced, uniform",
