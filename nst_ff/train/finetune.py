@@ -19,6 +19,7 @@ class Base:
     network: StyleTransferNetwork
     style_names: list[str]
     thumbnails: list[torch.Tensor] | None
+    style_scales: dict[str, float]  # of its loss, for the styles it keeps
 
 
 def read_base(path: str, key: str = "finetune_from") -> Base:
@@ -26,7 +27,7 @@ def read_base(path: str, key: str = "finetune_from") -> Base:
         network, style_names, info = load_checkpoint(path)
     except CheckpointError as error:
         raise SettingsError(f"{key}={path}: {error}") from None
-    return Base(str(path), network, style_names, info.get("thumbnails"))
+    return Base(str(path), network, style_names, info.get("thumbnails"), info.get("loss", {}).get("style_scales", {}))
 
 
 def _check_architecture(base: Base, network: StyleTransferNetwork, key: str) -> None:

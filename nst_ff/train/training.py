@@ -145,6 +145,8 @@ def build_module(cfg: DictConfig, network, base, datamodule) -> StyleTransferMod
     old_thumbnails = base.thumbnails if base else []
     new_thumbnails = [thumbnail(image) for image in datamodule.style_images]
     loss = hydra.utils.instantiate(cfg.loss)  # before the yardstick: each VGG built draws from the seeded RNG
+    if base:  # the checkpoint's loss record keeps the scales its frozen styles were trained with
+        loss.style_scales = {**base.style_scales, **loss.style_scales}
     styles = Styles(
         old_names + datamodule.style_names, datamodule.style_images, frozen=len(old_names),
         # older checkpoints have no thumbnails: then none, rather than a gallery with holes

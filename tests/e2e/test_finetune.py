@@ -16,7 +16,8 @@ from nst_ff.train.settings import SettingsError
 def base(tmp_path, image_dirs):
     """A network trained for 2 steps on alpha, beta, gamma, and a folder of two new styles."""
     content, styles = image_dirs
-    base = train_in_process(train_overrides(tmp_path / "base", content, styles, steps=2))
+    base = train_in_process(train_overrides(tmp_path / "base", content, styles, steps=2) +
+                            ["loss.style_scales={beta: 2}"])
     new_styles = tmp_path / "new_styles"
     for i, name in enumerate(["epsilon", "delta"]):
         make_image(new_styles / f"{name}.png", size=(44, 36), seed=200 + i)
@@ -35,9 +36,10 @@ def outputs(network, style):
 
 def test_fine_tuning_adds_styles_and_leaves_the_old_ones_bit_identical(tmp_path, base):
     base, content, new_styles = base
-    tuned = train_in_process(finetune_overrides(tmp_path, content, new_styles, base))
+    tuned = train_in_process(finetune_overrides(tmp_path, content, new_styles, base) + ["loss.style_scales={delta: 3}"])
     old, old_names, old_info = load_checkpoint(base)
     new, names, info = load_checkpoint(tuned)
+    assert info["loss"]["style_scales"] == {"beta": 2, "delta": 3}  # the frozen styles' scales are kept
     assert names == ["alpha", "beta", "gamma", "delta", "epsilon"]  # old ones, then the new in file-name order
     assert new.num_styles == 5 and step_of(tuned) == 3
     for style in range(3):
