@@ -20,7 +20,9 @@ def test_a_stopped_clip_leaves_nothing_behind(tmp_path, stop, code, words):
     out = tmp_path / "out"
     command = [sys.executable, str(ROOT / "stylize.py"), "--ckpt", str(tmp_path / "net.pt"), "--input", str(clip),
                "--style", "a", "--output", str(out / "clip_a.mp4"), "--backend", "torch"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # Ctrl-C as from a terminal, even when the suite itself runs as a background job (which inherits SIGINT ignored)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(out.glob(".*partial*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
