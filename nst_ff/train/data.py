@@ -107,11 +107,10 @@ class ResizeSomeBatches:
 
     def __call__(self, photos: list[torch.Tensor]) -> torch.Tensor:
         batch = torch.stack(photos)
-        draw = torch.rand(()).item() if self.half or self.double else 1.0  # the worker's generator, seeded per worker
-        if draw < self.double:
-            return batch
-        factor = 0.5 if draw < self.double + self.half else 1.0
-        factor /= 2 if self.double else 1
+        # the worker's generator, seeded per worker; no draw when both are off, so such runs repeat as before
+        draw = torch.rand(()).item() if self.half or self.double else 1.0
+        size = 2.0 if draw < self.double else 0.5 if draw < self.double + self.half else 1.0  # x the training size
+        factor = size / (2 if self.double else 1)  # of the loaded crops
         if factor == 1:
             return batch
         return F.interpolate(batch, scale_factor=factor, mode="bilinear", antialias=True).clamp(0, 1)

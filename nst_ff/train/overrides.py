@@ -64,6 +64,10 @@ def unknown_key(message: str, overrides: list[str]) -> str | None:
     while depth < len(parts) - 1 and isinstance(node.get(parts[depth]), DictConfig):
         node, depth = node[parts[depth]], depth + 1
     keys = [str(k) for k in node.keys()]
+    if parts[depth] in keys:  # a setting of its own (a map, null by default), given a key as if it were a section
+        whole = ".".join(parts[:depth + 1])
+        return (f"{typed}: no such setting; {whole} is given whole: '{whole}={{{'.'.join(parts[depth + 1:])}: "
+                f"{value}}}' (python train.py --cfg job prints every setting)")
     close = difflib.get_close_matches(parts[depth], keys, n=1, cutoff=0.6)
     section = ".".join(parts[:depth]) or "the top level"
     hint = f"did you mean {'.'.join([*parts[:depth], close[0], *parts[depth + 1:]])}={value}?" if close else \

@@ -45,10 +45,13 @@ def _whole(cfg, key: str, least: int, most: int) -> None:
         raise SettingsError(f"{key}={value}: must be at most {most}")
 
 
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _number(cfg, key: str, positive: bool, at_most: float = math.inf) -> None:
     value = _get(cfg, key)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0) or value > at_most:
+    if not _finite(value) or value < 0 or (positive and value == 0) or value > at_most:
         bound = ("> 0" if positive else ">= 0") + (f" and <= {at_most:g}" if at_most < math.inf else "")
         raise SettingsError(f"{key}={value}: must be a number {bound}")
 
@@ -60,7 +63,7 @@ def _style_scales(cfg: DictConfig) -> None:
     for name, value in scales.items():
         if not isinstance(name, str):  # Hydra reads {1984: 2} as a number
             raise SettingsError(f"loss.style_scales: style {name} is not a name; quote it: {{'{name}': {value}}}")
-        if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+        if not (_finite(value) and value > 0):
             raise SettingsError(f"loss.style_scales.{name}={value}: must be a number > 0")
 
 

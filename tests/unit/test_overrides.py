@@ -13,6 +13,8 @@ from nst_ff.train.overrides import check_command
     (["experiment=demo", "trainer.max_step=3"], "trainer.max_step=3: no such setting; did you mean "
                                                 "trainer.max_steps=3?"),
     (["loss.style_layers.relu4_2=1"], "did you mean loss.style_layers.relu4_3=1?"),
+    (["loss.style_scales.candy=2"], "loss.style_scales.candy=2: no such setting; loss.style_scales is given whole: "
+                                    "'loss.style_scales={candy: 2}'"),
     (["optim.learning_rate=1e-3"], "optim.learning_rate=1e-3: no such setting; the settings of optim: lr, cin_lr, "),
     (["trainer.foo=1"], "+trainer.foo=1 passes another lightning.Trainer argument"),
     (["experiment=ready13"], "experiment=ready13: no such experiment (choose demo, ready12)"),
