@@ -4,8 +4,8 @@ in a real browser: Debian's headless Chromium driven by Selenium against `stream
 
     NST_FF_VGG_WEIGHTS=../shared/assets/vgg/vgg16_features.pth python benchmarks/workbench_screenshots.py
 
-Run from the repository root: the page picks the newest of checkpoints/*/last.ckpt and checkpoints/*.pt (the
-shipped ready12.pt when no run is newer).
+The page shows --ckpt (default the shipped checkpoints/ready12.pt), whatever runs are in progress: the server starts
+in a scratch folder whose checkpoints/ holds only that file.
 """
 
 import argparse
@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,6 +57,10 @@ def free_port() -> int:
 
 
 def browser() -> webdriver.Chrome:
+    # without a chromedriver on PATH, Selenium Manager tries to download one and, offline, waits without a word
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        sys.exit("workbench_screenshots: needs Debian's chromium and chromedriver "
+                 "(apt install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
@@ -89,13 +94,26 @@ def choose_view(driver, label: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs"), help="folder of the screenshots (default docs/)")
+    parser.add_argument("--ckpt", default=str(ROOT / "checkpoints" / "ready12.pt"),
+                        help="the checkpoint the page shows (default checkpoints/ready12.pt)")
     args = parser.parse_args(argv)
+    ckpt = Path(args.ckpt).resolve()
+    if not ckpt.is_file():
+        sys.exit(f"workbench_screenshots: no checkpoint {args.ckpt}")
+    driver = browser()
+    scratch = tempfile.TemporaryDirectory()
+    # the page lists checkpoints/*.pt and checkpoints/*/last.ckpt of the folder it starts in
+    link = Path(scratch.name, "checkpoints", ckpt.name if ckpt.suffix == ".pt" else f"{ckpt.parent.name}/last.ckpt")
+    link.parent.mkdir(parents=True)
+    link.symlink_to(ckpt)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if Path(env.get("NST_FF_VGG_WEIGHTS", "")).is_file():  # a relative path would not hold in the scratch folder
+        env["NST_FF_VGG_WEIGHTS"] = str(Path(env["NST_FF_VGG_WEIGHTS"]).resolve())
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench.py"),
                                "--server.headless", "true", "--server.address", "127.0.0.1",
                                "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
-    driver = browser()
+                              env=env, cwd=scratch.name, stdout=subprocess.DEVNULL)
     out = Path(args.out)
     try:
         time.sleep(3)
@@ -131,6 +149,7 @@ def main(argv=None) -> int:
         driver.quit()
         server.terminate()
         server.wait(timeout=30)
+        scratch.cleanup()
     return 0
 
 
