@@ -94,26 +94,23 @@ class ContentImages(Dataset):
         raise DataError("no content image could be decoded")
 
 
-class ResizeSomeBatches:
-    """A loader's collate: stacks the photos, cropped at twice the training size when `double` > 0, then keeps
-    a share `double` of the batches at that size, shrinks a share `half` to half the training size and the rest to
-    the training size, so that the network also learns the scale of a photo painted at half or twice its training
-    size (a 128- or 512-px photo of a network trained at 256 px, whose objects are half or twice as large). A batch
-    at twice the size is a photo resized to twice the size and cropped, not an upsampled training crop."""
+def resize_some_batches(batch: torch.Tensor, step: int, half: float, double: float, seed: int = 0) -> torch.Tensor:
+    """Photos [B, 3, S, S], loaded at twice the training size when `double` > 0: keeps a share `double` of the
+    batches at that size, shrinks a share `half` to half the training size and the rest to the training size, so
+    that the network also learns the scale of a photo painted at half or twice its training size (a 128- or 512-px
+    photo of a network trained at 256 px, whose objects are half or twice as large). A batch at twice the size is a
+    photo resized to twice the size and cropped, not an upsampled training crop.
 
-    def __init__(self, half: float, double: float):
-        self.half = half
-        self.double = double
-
-    def __call__(self, photos: list[torch.Tensor]) -> torch.Tensor:
-        batch = torch.stack(photos)
-        # the worker's generator, seeded per worker; no draw when both are off, so such runs repeat as before
-        draw = torch.rand(()).item() if self.half or self.double else 1.0
-        size = 2.0 if draw < self.double else 0.5 if draw < self.double + self.half else 1.0  # x the training size
-        factor = size / (2 if self.double else 1)  # of the loaded crops
-        if factor == 1:
-            return batch
-        return F.interpolate(batch, scale_factor=factor, mode="bilinear", antialias=True).clamp(0, 1)
+    The size is drawn from (seed, step) alone: every rank of a multi-GPU run draws the same one, so that no step
+    waits for a rank that drew a larger batch, and a resumed run draws the sizes it would have drawn."""
+    if not (half or double):
+        return batch
+    draw = torch.rand((), generator=torch.Generator().manual_seed(seed * 1_000_003 + step)).item()
+    size = 2.0 if draw < double else 0.5 if draw < double + half else 1.0  # x the training size
+    factor = size / (2 if double else 1)  # of the loaded crops
+    if factor == 1:
+        return batch
+    return F.interpolate(batch, scale_factor=factor, mode="bilinear", antialias=True).clamp(0, 1)
 
 
 class StyleTransferDataModule(L.LightningDataModule):
@@ -169,7 +166,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         return torch.stack([images[i] for i in range(len(images))])
 
     def train_dataloader(self) -> DataLoader:
-        crop = self.image_size * (2 if self.double_size else 1)  # ResizeSomeBatches brings most batches down
+        crop = self.image_size * (2 if self.double_size else 1)  # resize_some_batches brings most batches down
         photos = ContentImages(self.content_paths, crop, scale_jitter=self.scale_jitter, grayscale=self.grayscale)
         # One epoch spans the whole run, shuffled passes over the photos back to back, so that progress
         # is counted in optimisation steps of trainer.max_steps rather than in passes over a few photos.
@@ -181,12 +178,18 @@ class StyleTransferDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=RandomSampler(photos, num_samples=samples),
             drop_last=len(self.content_paths) >= self.batch_size,
-            collate_fn=ResizeSomeBatches(self.half_size, self.double_size),
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
             worker_init_fn=_worker_init,
         )
+
+    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+        # on the device the batch is trained on, after the transfer: a GPU shrinks it, not the loader's CPU
+        if self.trainer is None or not self.trainer.training:
+            return batch
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # set by seed_everything, the same on every rank
+        return resize_some_batches(batch, self.trainer.global_step, self.half_size, self.double_size, seed)
 
 
 def _worker_init(worker_id: int) -> None:

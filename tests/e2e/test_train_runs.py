@@ -159,6 +159,7 @@ def test_ddp_on_two_cpu_processes(tmp_path, image_dirs):
     content, styles = image_dirs
     overrides = train_overrides(tmp_path, content, styles, steps=2) + [
         "trainer.strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "checkpoint.every_n_steps=2",
+        "data.half_size=0.5", "data.double_size=0.25",  # batch sizes drawn after the transfer, alike on both ranks
     ]
     result = run_train(overrides, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

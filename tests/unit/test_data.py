@@ -1,5 +1,6 @@
 import logging
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from PIL import Image
 
 from conftest import make_image
 from nst_ff.io.images import ImageReadError, list_images, open_image, read_image
-from nst_ff.train.data import ContentImages, DataError, StyleTransferDataModule, load_styles
+from nst_ff.train.data import ContentImages, DataError, StyleTransferDataModule, load_styles, resize_some_batches
 
 
 def datamodule(content, styles, **kwargs):
@@ -157,28 +158,46 @@ def test_scale_jitter_shows_parts_of_a_photo_larger_and_grayscale_greys(tmp_path
     assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
 
 
-def test_half_size_shrinks_a_share_of_the_batches_to_half(image_dirs):
-    content, styles = image_dirs
-    torch.manual_seed(0)
-    sizes = []
-    for share in (0.0, 0.5, 1.0):
-        module = datamodule(content, styles, half_size=share)
-        module.prepare()
-        loader = module.train_dataloader()
-        sizes.append([tuple(batch.shape) for _ in range(6) for batch in loader])  # 3 batches of 2 a pass
-    assert set(sizes[0]) == {(2, 3, 32, 32)}
-    assert set(sizes[1]) == {(2, 3, 32, 32), (2, 3, 16, 16)}
-    assert set(sizes[2]) == {(2, 3, 16, 16)}
+def sizes_over_steps(batch, half, double, seed=0, steps=40):
+    return {tuple(resize_some_batches(batch, step, half, double, seed).shape) for step in range(steps)}
+
+
+def test_half_size_shrinks_a_share_of_the_batches_to_half():
+    batch = torch.rand(2, 3, 32, 32)
+    assert sizes_over_steps(batch, 0.0, 0.0) == {(2, 3, 32, 32)}
+    assert sizes_over_steps(batch, 0.5, 0.0) == {(2, 3, 32, 32), (2, 3, 16, 16)}
+    assert sizes_over_steps(batch, 1.0, 0.0) == {(2, 3, 16, 16)}
+    shrunk = resize_some_batches(batch, 0, 1.0, 0.0)
+    assert 0 <= shrunk.min() and shrunk.max() <= 1
 
 
 def test_double_size_keeps_a_share_of_the_batches_at_twice_the_size(image_dirs):
     content, styles = image_dirs
-    torch.manual_seed(0)
     module = datamodule(content, styles, half_size=0.25, double_size=0.5)
     module.prepare()
-    loader = module.train_dataloader()
-    sizes = {tuple(batch.shape) for _ in range(10) for batch in loader}
-    assert sizes == {(2, 3, 64, 64), (2, 3, 32, 32), (2, 3, 16, 16)}
-    module = datamodule(content, styles, double_size=1.0)
-    module.prepare()
-    assert {tuple(batch.shape) for batch in module.train_dataloader()} == {(2, 3, 64, 64)}
+    loaded = {tuple(batch.shape) for batch in module.train_dataloader()}
+    assert loaded == {(2, 3, 64, 64)}  # photos cropped at twice the size, brought down after the transfer
+    assert sizes_over_steps(torch.rand(2, 3, 64, 64), 0.25, 0.5) == {(2, 3, 64, 64), (2, 3, 32, 32), (2, 3, 16, 16)}
+    assert sizes_over_steps(torch.rand(2, 3, 64, 64), 0.0, 1.0) == {(2, 3, 64, 64)}
+
+
+def test_every_rank_draws_the_same_batch_size_at_a_step():
+    batch = torch.rand(2, 3, 32, 32)
+
+    def sizes(seed, global_seed):
+        torch.manual_seed(global_seed)  # each rank's own random state (its loader workers', its model's)
+        return [resize_some_batches(batch, step, 0.5, 0.0, seed).shape[-1] for step in range(40)]
+
+    assert sizes(7, 0) == sizes(7, 1)  # the same run on two ranks, and the same run resumed
+    assert sizes(7, 0) != sizes(8, 0)  # another seed, another sequence
+
+
+def test_the_datamodule_resizes_training_batches_only(image_dirs):
+    content, styles = image_dirs
+    module = datamodule(content, styles, half_size=1.0)
+    batch = torch.rand(2, 3, 32, 32)
+    assert module.on_after_batch_transfer(batch, 0) is batch  # no trainer: as loaded
+    module.trainer = SimpleNamespace(training=True, global_step=3)
+    assert module.on_after_batch_transfer(batch, 0).shape == (2, 3, 16, 16)
+    module.trainer = SimpleNamespace(training=False, global_step=3)
+    assert module.on_after_batch_transfer(batch, 0) is batch
