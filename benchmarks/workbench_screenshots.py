@@ -26,6 +26,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from nst_ff.io.config import pin_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 CAPTION = ("return Array.from(document.querySelectorAll('div')).map(d => d.innerText)"
            ".find(t => /^\\d+x\\d+ in \\d+ ms$/.test(t)) || null;")
@@ -91,6 +93,40 @@ def choose_view(driver, label: str) -> None:
     driver.find_element(By.XPATH, f"//label[.//p[text()='{label}']]").click()
 
 
+def shoot(driver, port: int, out: Path) -> None:
+    """The three views, each timed and saved under `out`."""
+    time.sleep(3)
+    start = time.perf_counter()
+    driver.get(f"http://127.0.0.1:{port}")
+    _, caption = wait_for(driver, lambda d: d.execute_script(CAPTION))
+    print(f"stylize, first page (loads the network): {time.perf_counter() - start:.2f} s; {caption}")
+    _, slider = wait_for(driver, lambda d: d.execute_script(SECOND_STYLE), timeout=30)
+    driver.execute_script("arguments[0].focus();", slider)  # the second style's, at 0
+    ActionChains(driver).send_keys(Keys.RIGHT * 10).perform()  # to 0.5: half the first style, half the second
+    seconds, caption = wait_for(driver, lambda d: idle(d) and d.execute_script(CAPTION) != caption
+                                and d.execute_script(CAPTION))
+    print(f"stylize, a slider moved: {seconds:.2f} s to the new image; {caption}")
+    time.sleep(1)
+    save(driver, out / "workbench_stylize.png")
+
+    choose_view(driver, "Inside the network")
+    seconds, _ = wait_for(driver, lambda d: idle(d) and d.execute_script(MAPS))
+    print(f"inside the network, two layers: {seconds:.2f} s")
+    time.sleep(1)
+    save(driver, out / "workbench_activations.png")
+
+    choose_view(driver, "Per-image optimisation")
+    wait_for(driver, lambda d: d.execute_script(
+        "const b = Array.from(document.querySelectorAll('button')).find(b => b.innerText == 'optimise');"
+        "if (b) b.click(); return Boolean(b);"))
+    seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "step 10 of"))
+    print(f"optimisation, 30 L-BFGS steps at 128 px: step 10 shown after {seconds:.2f} s")
+    save(driver, out / "workbench_optimize.png")
+    seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "download GIF"))
+    print(f"optimisation finished {seconds:.2f} s later")
+
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs"), help="folder of the screenshots (default docs/)")
@@ -100,58 +136,30 @@ def main(argv=None) -> int:
     ckpt = Path(args.ckpt).resolve()
     if not ckpt.is_file():
         sys.exit(f"workbench_screenshots: no checkpoint {args.ckpt}")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    pin_environment()  # the server starts in another folder, where a relative VGG path would name nothing
     driver = browser()
-    scratch = tempfile.TemporaryDirectory()
-    # the page lists checkpoints/*.pt and checkpoints/*/last.ckpt of the folder it starts in
-    link = Path(scratch.name, "checkpoints", ckpt.name if ckpt.suffix == ".pt" else f"{ckpt.parent.name}/last.ckpt")
-    link.parent.mkdir(parents=True)
-    link.symlink_to(ckpt)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if Path(env.get("NST_FF_VGG_WEIGHTS", "")).is_file():  # a relative path would not hold in the scratch folder
-        env["NST_FF_VGG_WEIGHTS"] = str(Path(env["NST_FF_VGG_WEIGHTS"]).resolve())
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench.py"),
-                               "--server.headless", "true", "--server.address", "127.0.0.1",
-                               "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                              env=env, cwd=scratch.name, stdout=subprocess.DEVNULL)
-    out = Path(args.out)
     try:
-        time.sleep(3)
-        start = time.perf_counter()
-        driver.get(f"http://127.0.0.1:{port}")
-        _, caption = wait_for(driver, lambda d: d.execute_script(CAPTION))
-        print(f"stylize, first page (loads the network): {time.perf_counter() - start:.2f} s; {caption}")
-        _, slider = wait_for(driver, lambda d: d.execute_script(SECOND_STYLE), timeout=30)
-        driver.execute_script("arguments[0].focus();", slider)  # the second style's, at 0
-        ActionChains(driver).send_keys(Keys.RIGHT * 10).perform()  # to 0.5: half the first style, half the second
-        seconds, caption = wait_for(driver, lambda d: idle(d) and d.execute_script(CAPTION) != caption
-                                    and d.execute_script(CAPTION))
-        print(f"stylize, a slider moved: {seconds:.2f} s to the new image; {caption}")
-        time.sleep(1)
-        save(driver, out / "workbench_stylize.png")
-
-        choose_view(driver, "Inside the network")
-        seconds, _ = wait_for(driver, lambda d: idle(d) and d.execute_script(MAPS))
-        print(f"inside the network, two layers: {seconds:.2f} s")
-        time.sleep(1)
-        save(driver, out / "workbench_activations.png")
-
-        choose_view(driver, "Per-image optimisation")
-        wait_for(driver, lambda d: d.execute_script(
-            "const b = Array.from(document.querySelectorAll('button')).find(b => b.innerText == 'optimise');"
-            "if (b) b.click(); return Boolean(b);"))
-        seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "step 10 of"))
-        print(f"optimisation, 30 L-BFGS steps at 128 px: step 10 shown after {seconds:.2f} s")
-        save(driver, out / "workbench_optimize.png")
-        seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "download GIF"))
-        print(f"optimisation finished {seconds:.2f} s later")
+        with tempfile.TemporaryDirectory() as scratch:
+            # the page lists checkpoints/*.pt and checkpoints/*/last.ckpt of the folder it starts in
+            name = ckpt.name if ckpt.suffix == ".pt" else f"{ckpt.parent.name}/last.ckpt"
+            link = Path(scratch, "checkpoints", name)
+            link.parent.mkdir(parents=True)
+            link.symlink_to(ckpt)
+            port = free_port()
+            server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench.py"),
+                                       "--server.headless", "true", "--server.address", "127.0.0.1",
+                                       "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                                      env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=scratch,
+                                      stdout=subprocess.DEVNULL)
+            try:
+                shoot(driver, port, Path(args.out))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
     finally:
         driver.quit()
-        server.terminate()
-        server.wait(timeout=30)
-        scratch.cleanup()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
