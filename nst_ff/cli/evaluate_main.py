@@ -134,7 +134,7 @@ def run(args) -> int:
     run = prepare(args)
     photos, paintings = run["photos"], run["paintings"]
     quality = measure(run["network"], run["yardstick"], torch.stack(list(photos.values())), list(paintings),
-                      run["style_names"])
+                      run["style_names"], list(photos))
     if not all(math.isfinite(value) for value in quality["overall"].values()):
         raise NonFiniteOutputError("the network's output is not finite (NaN or infinity): its weights are broken; "
                                    "use an earlier checkpoint")
@@ -149,7 +149,7 @@ def run(args) -> int:
         report.update(compare_with_optimum(args, run["network"], run["style_names"], paintings, photos, run["loss"]))
         report.update(loss=run["config"], style_size=run["style_size"])
         rows = report.pop("rows")
-        report["optimum_quality"] = optimum_quality(rows, run, torch.stack(list(photos.values())))
+        report["optimum_quality"] = optimum_quality(rows, run, photos)
     jsonfile.write(json_path, report)
     write_tensorboard(args.log, report, rows)
     print(f"wrote {json_path} and TensorBoard to {args.log}", file=sys.stderr)
@@ -160,16 +160,17 @@ def main(argv=None) -> int:
     return run_command("evaluate.py", parse_args, run, argv)
 
 
-def optimum_quality(rows: dict, run: dict, photos: torch.Tensor) -> dict:
+def optimum_quality(rows: dict, run: dict, photos: dict[str, torch.Tensor]) -> dict:
     """The per-image optimum's images on the same yardstick as the network's: what the training loss itself asks
     for, so that a shortfall shows as the network's (far from the optimum) or the loss's (the optimum falls short
-    too). `rows`: per style, photo | network | optimum per photo."""
+    too). `rows`: per style, photo | network | optimum per photo; `photos`: {name: [3, S, S]}."""
     optimum = {style: images[2::3] for style, images in rows.items()}
 
     def paint(batch: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:  # one style per call, as measure asks
         return optimum[run["style_names"][int(weights[0].argmax())]].to(batch.device)
 
-    quality = measure(paint, run["yardstick"], photos, list(optimum), run["style_names"])
+    quality = measure(paint, run["yardstick"], torch.stack(list(photos.values())), list(optimum), run["style_names"],
+                      list(photos))
     print("the per-image optimum's images, on the same yardstick:")
     print(format_quality(quality))
     return quality

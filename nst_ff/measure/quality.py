@@ -57,19 +57,21 @@ def measure(
     photos: torch.Tensor,
     style_names: Sequence[str],
     network_styles: Sequence[str] | None = None,
+    photo_names: Sequence[str] | None = None,
 ) -> dict:
     """Score `stylize(photos [K, 3, H, W], style_weights [K, N_net]) -> [K, 3, H, W]` on every photo in every
     style of `style_names`, whose paintings are the yardstick's, in order. `network_styles` (default
     `style_names`) is the network's own style order, when it holds styles without a painting here.
 
     Returns {"styles": {name: {metric: value, "nearest": [painting name per photo]}},
-    "overall": {metric: value}, "chance": 1/N}; every value a plain float.
+    "overall": {metric: value}, "chance": 1/N}; every value a plain float. With `photo_names` (one per photo),
+    also "photos": {photo name: {metric: mean over the styles}}, which tells the photos a network paints badly.
     """
     network_styles = list(style_names if network_styles is None else network_styles)
     device = yardstick.gram_relu1_2.device
     photos = photos.to(device)
     photo_style, photo_features = yardstick.errors(photos)  # [K, N]: how far each photo is from each painting
-    report = {"styles": {}}
+    report, per_photo = {"styles": {}}, []
     for index, name in enumerate(style_names):
         weights = torch.zeros(len(photos), len(network_styles), device=device)
         weights[:, network_styles.index(name)] = 1
@@ -79,6 +81,7 @@ def measure(
         content = relative_error(features, photo_features)  # [K]
         nearest = style.argmin(dim=1)  # [K]
         gain = 1 - style[:, index] / photo_style[:, index].clamp_min(1e-12)
+        per_photo.append(torch.stack([(nearest == index).float(), gain, content]))  # [3, K], in METRICS order
         report["styles"][name] = {
             "identified": (nearest == index).float().mean().item(),
             "style_gain": gain.mean().item(),
@@ -89,6 +92,10 @@ def measure(
         metric: sum(scores[metric] for scores in report["styles"].values()) / len(style_names) for metric in METRICS
     }
     report["chance"] = 1 / len(style_names)
+    if photo_names is not None:
+        means = torch.stack(per_photo).mean(dim=0)  # [3, K]
+        report["photos"] = {photo: dict(zip(METRICS, means[:, k].tolist(), strict=True))
+                            for k, photo in enumerate(photo_names)}
     return report
 
 
@@ -102,4 +109,8 @@ def format_quality(report: Mapping) -> str:
     overall = report["overall"]
     lines += ["-" * len(header), f"{'overall':<22} {overall['identified']:10.0%} {overall['style_gain']:10.3f}"
               f" {overall['content']:8.3f}  (chance {report['chance']:.0%})"]
+    if "photos" in report:
+        lines += ["", f"{'photo':<22} {'identified':>10} {'style gain':>10} {'content':>8}  (mean over the styles)"]
+        lines += [f"{name:<22} {scores['identified']:10.0%} {scores['style_gain']:10.3f} {scores['content']:8.3f}"
+                  for name, scores in report["photos"].items()]
     return "\n".join(lines)

@@ -110,6 +110,7 @@ def test_cli_without_optimisation_reports_quality_alone(folders, tmp_path, capsy
     for scores in [*quality["styles"].values(), quality["overall"]]:
         assert 0 <= scores["identified"] <= 1 and scores["content"] >= 0
     assert all(len(scores["nearest"]) == 2 for scores in quality["styles"].values())
+    assert list(quality["photos"]) == report["photos"] and all(name in out for name in report["photos"])
 
 
 def test_stroke_scale_scores_what_stylize_paints_with_it(folders, tmp_path, capsys):
@@ -219,7 +220,8 @@ def test_the_optimums_images_are_scored_per_style_on_the_yardstick():
     rows = {"alpha": torch.stack([image for photo in photos for image in (photo, network_output, paintings[0])]),
             "beta": torch.stack([image for photo in photos for image in (photo, network_output, photo)])}
     run = {"style_names": ["gamma", "alpha", "beta"], "yardstick": Yardstick(paintings, "random")}
-    quality = evaluate_cli.optimum_quality(rows, run, photos)
+    quality = evaluate_cli.optimum_quality(rows, run, {"one.jpg": photos[0], "two.jpg": photos[1]})
     alpha, beta = quality["styles"]["alpha"], quality["styles"]["beta"]
     assert alpha["identified"] == 1 and alpha["style_gain"] == pytest.approx(1, abs=1e-5)
     assert beta["style_gain"] == pytest.approx(0, abs=1e-5) and beta["content"] == pytest.approx(0, abs=1e-5)
+    assert list(quality["photos"]) == ["one.jpg", "two.jpg"]

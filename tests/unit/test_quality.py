@@ -72,3 +72,20 @@ def test_a_network_with_more_styles_than_paintings_is_scored_on_the_painted_ones
     assert report["overall"]["identified"] == 1.0
     table = format_quality(report)
     assert "overall" in table and "100%" in table and "chance 33%" in table
+
+
+def test_photo_names_give_each_photos_scores_over_the_styles(yardstick, paintings, photos):
+    # the first photo painted as its style's painting, the second left as it is
+    def paint(x, w):
+        return torch.stack([paintings[w[0].argmax()], x[1]])
+
+    report = measure(paint, yardstick, photos, NAMES, photo_names=["painted.jpg", "left.jpg"])
+    painted, left = report["photos"]["painted.jpg"], report["photos"]["left.jpg"]
+    assert painted["identified"] == 1.0 and painted["style_gain"] == pytest.approx(1.0, abs=1e-5)
+    assert left["style_gain"] == pytest.approx(0.0, abs=1e-6) and left["content"] == pytest.approx(0.0, abs=1e-6)
+    # each photo's scores are means over the styles, so theirs average to the overall ones
+    for metric in ("identified", "style_gain", "content"):
+        assert (painted[metric] + left[metric]) / 2 == pytest.approx(report["overall"][metric], abs=1e-6)
+    table = format_quality(report)
+    assert "painted.jpg" in table.splitlines()[-2] and "left.jpg" in table.splitlines()[-1]
+    assert "photos" not in measure(paint, yardstick, photos, NAMES)
