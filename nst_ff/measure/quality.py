@@ -110,7 +110,8 @@ def format_quality(report: Mapping) -> str:
     lines += ["-" * len(header), f"{'overall':<22} {overall['identified']:10.0%} {overall['style_gain']:10.3f}"
               f" {overall['content']:8.3f}  (chance {report['chance']:.0%})"]
     if "photos" in report:
-        lines += ["", f"{'photo':<22} {'identified':>10} {'style gain':>10} {'content':>8}  (mean over the styles)"]
-        lines += [f"{name:<22} {scores['identified']:10.0%} {scores['style_gain']:10.3f} {scores['content']:8.3f}"
+        width = max(22, *map(len, report["photos"]))
+        lines += ["", f"{'photo':<{width}} {'identified':>10} {'style gain':>10} {'content':>8}  (mean over the styles)"]
+        lines += [f"{name:<{width}} {scores['identified']:10.0%} {scores['style_gain']:10.3f} {scores['content']:8.3f}"
                   for name, scores in report["photos"].items()]
     return "\n".join(lines)
