@@ -34,17 +34,15 @@ CAPTION = ("return Array.from(document.querySelectorAll('div')).map(d => d.inner
 
 
 PAGE_HAS = "return document.body.innerText.includes(arguments[0]);"
-# the gallery's second style's slider: the gallery fills its (up to 8) columns row by row, so in the page's
-# order a column's sliders come one under the other; the second style is the top one of the second column
-SECOND_STYLE = """
-const sliders = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
-    .filter(s => s.getAttribute('aria-label') != 'strength' && s.innerText.split('\\n')[0] != 'strength'
-                 && s.querySelector('input[type="range"]'));
-const lefts = [...new Set(sliders.map(s => Math.round(s.getBoundingClientRect().left)))].sort((a, b) => a - b);
-if (lefts.length < 2) return null;
-const column = sliders.filter(s => Math.round(s.getBoundingClientRect().left) == lefts[1])
-    .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
-return column[0].querySelector('input[type="range"]');
+# a style's slider in the gallery, by its label (the first line of its text)
+SLIDER_OF = """
+const slider = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
+    .find(s => s.innerText.split('\\n')[0] == arguments[0] && s.querySelector('input[type="range"]'));
+return slider ? slider.querySelector('input[type="range"]') : null;
+"""
+FIRST_STYLE = """
+return Array.from(document.querySelectorAll('[data-testid="stSlider"]')).map(s => s.innerText.split('\\n')[0])
+    .find(label => label != 'strength');
 """
 # captions of the Inside view's maps (layer names), none of the Stylize view's ("photo", "WxH in N ms")
 MAPS = ("const c = Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\"]')).map(e => e.innerText);"
@@ -93,18 +91,26 @@ def choose_view(driver, label: str) -> None:
     driver.find_element(By.XPATH, f"//label[.//p[text()='{label}']]").click()
 
 
-def shoot(driver, port: int, out: Path) -> None:
-    """The three views, each timed and saved under `out`."""
+def shoot(driver, port: int, out: Path, first: str, second: str) -> None:
+    """The three views, each timed and saved under `out`; Stylize blends `first` (1) and `second` (0.5)."""
     time.sleep(3)
     start = time.perf_counter()
     driver.get(f"http://127.0.0.1:{port}")
     _, caption = wait_for(driver, lambda d: d.execute_script(CAPTION))
     print(f"stylize, first page (loads the network): {time.perf_counter() - start:.2f} s; {caption}")
-    _, slider = wait_for(driver, lambda d: d.execute_script(SECOND_STYLE), timeout=30)
-    driver.execute_script("arguments[0].focus();", slider)  # the second style's, at 0
-    ActionChains(driver).send_keys(Keys.RIGHT * 10).perform()  # to 0.5: half the first style, half the second
-    seconds, caption = wait_for(driver, lambda d: idle(d) and d.execute_script(CAPTION) != caption
-                                and d.execute_script(CAPTION))
+    # the page opens on the first style alone; a slider moves in steps of 0.05: to `first` at 1, the page's first
+    # style to 0 (unless chosen), `second` to 0.5, each change painted before the next
+    first_on_page = driver.execute_script(FIRST_STYLE)
+    moves = [(first, Keys.RIGHT * 20)] if first != first_on_page else []
+    moves += [(first_on_page, Keys.LEFT * 20)] if first_on_page not in (first, second) else []
+    for name, keys in [*moves, (second, Keys.RIGHT * 10)]:
+        slider = driver.execute_script(SLIDER_OF, name)
+        if slider is None:
+            raise SystemExit(f"workbench_screenshots: no style {name!r} on the page: give --styles A,B of its styles")
+        driver.execute_script("arguments[0].focus();", slider)
+        ActionChains(driver).send_keys(keys).perform()
+        seconds, caption = wait_for(driver, lambda d, before=caption: idle(d) and d.execute_script(CAPTION) != before
+                                    and d.execute_script(CAPTION))
     print(f"stylize, a slider moved: {seconds:.2f} s to the new image; {caption}")
     time.sleep(1)
     save(driver, out / "workbench_stylize.png")
@@ -132,7 +138,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "docs"), help="folder of the screenshots (default docs/)")
     parser.add_argument("--ckpt", default=str(ROOT / "checkpoints" / "ready12.pt"),
                         help="the checkpoint the page shows (default checkpoints/ready12.pt)")
+    parser.add_argument("--styles", default="starry_night,the_scream",
+                        help="the two styles the Stylize view blends, the first at 1 and the second at 0.5 "
+                             "(default starry_night,the_scream)")
     args = parser.parse_args(argv)
+    styles = args.styles.split(",")
+    if len(styles) != 2 or len(set(styles)) != 2:
+        sys.exit(f"workbench_screenshots: --styles {args.styles!r}: give two different styles, as in a,b")
     ckpt = Path(args.ckpt).resolve()
     if not ckpt.is_file():
         sys.exit(f"workbench_screenshots: no checkpoint {args.ckpt}")
@@ -153,7 +165,7 @@ def main(argv=None) -> int:
                                       env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=scratch,
                                       stdout=subprocess.DEVNULL)
             try:
-                shoot(driver, port, Path(args.out))
+                shoot(driver, port, Path(args.out), *styles)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
