@@ -111,7 +111,8 @@ def format_quality(report: Mapping) -> str:
               f" {overall['content']:8.3f}  (chance {report['chance']:.0%})"]
     if "photos" in report:
         width = max(22, *map(len, report["photos"]))
-        lines += ["", f"{'photo':<{width}} {'identified':>10} {'style gain':>10} {'content':>8}  (mean over the styles)"]
+        lines += ["", f"{'photo':<{width}} {'identified':>10} {'style gain':>10} {'content':>8}"
+                      "  (mean over the styles)"]
         lines += [f"{name:<{width}} {scores['identified']:10.0%} {scores['style_gain']:10.3f} {scores['content']:8.3f}"
                   for name, scores in report["photos"].items()]
     return "\n".join(lines)
