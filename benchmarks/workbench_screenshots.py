@@ -21,6 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -34,16 +35,30 @@ CAPTION = ("return Array.from(document.querySelectorAll('div')).map(d => d.inner
 
 
 PAGE_HAS = "return document.body.innerText.includes(arguments[0]);"
+PAGE_ERROR = ("const e = document.querySelector("
+              "'[data-testid=\"stAlertContentError\"], [data-testid=\"stException\"]');"
+              "return e ? e.innerText : null;")
 # a style's slider in the gallery, by its label (the first line of its text)
 SLIDER_OF = """
 const slider = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
     .find(s => s.innerText.split('\\n')[0] == arguments[0] && s.querySelector('input[type="range"]'));
 return slider ? slider.querySelector('input[type="range"]') : null;
 """
+# the value of a style's slider (one that SLIDER_OF finds)
+VALUE_OF = """
+const slider = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
+    .find(s => s.innerText.split('\\n')[0] == arguments[0] && s.querySelector('input[type="range"]'));
+return parseFloat(slider.querySelector('input[type="range"]').value);
+"""
+# every picture's address: Streamlit serves an image under a hash of its content
+IMAGES = "return Array.from(document.images).map(i => i.src).join(' ');"
 FIRST_STYLE = """
 return Array.from(document.querySelectorAll('[data-testid="stSlider"]')).map(s => s.innerText.split('\\n')[0])
     .find(label => label != 'strength');
 """
+OPTIMISE = ("const b = Array.from(document.querySelectorAll('button')).find(b => b.innerText == 'optimise');"
+            "if (b) b.click(); return Boolean(b);")
+STEP_SHOWN = "return /step \\d+ of \\d+/.test(document.body.innerText);"
 # captions of the Inside view's maps (layer names), none of the Stylize view's ("photo", "WxH in N ms")
 MAPS = ("const c = Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\"]')).map(e => e.innerText);"
         "return document.body.innerText.includes('network layers') && c.length >= 2 && !c.includes('photo')"
@@ -69,9 +84,14 @@ def browser() -> webdriver.Chrome:
 
 
 def wait_for(driver, condition, timeout=120):
-    """Seconds until condition(driver) is truthy, and its value."""
+    """Seconds until condition(driver) is truthy, and its value; the page's own message, and exit 1, if it shows
+    an error instead (a checkpoint it refuses, VGG weights it cannot find), rather than a timeout minutes later."""
     start = time.perf_counter()
-    value = WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    value = WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: d.execute_script(PAGE_ERROR) or condition(d))
+    error = driver.execute_script(PAGE_ERROR)
+    if error:
+        raise SystemExit(f"workbench_screenshots: the page says: {error}")
     return time.perf_counter() - start, value
 
 
@@ -98,19 +118,23 @@ def shoot(driver, port: int, out: Path, first: str, second: str) -> None:
     driver.get(f"http://127.0.0.1:{port}")
     _, caption = wait_for(driver, lambda d: d.execute_script(CAPTION))
     print(f"stylize, first page (loads the network): {time.perf_counter() - start:.2f} s; {caption}")
-    # the page opens on the first style alone; a slider moves in steps of 0.05: to `first` at 1, the page's first
-    # style to 0 (unless chosen), `second` to 0.5, each change painted before the next
+    # the page opens on its first style alone at 1: `first` to 1, that style to 0 (unless chosen), `second` to 0.5,
+    # each in the slider's steps of 0.05 from the value it shows, and each change painted before the next
     first_on_page = driver.execute_script(FIRST_STYLE)
-    moves = [(first, Keys.RIGHT * 20)] if first != first_on_page else []
-    moves += [(first_on_page, Keys.LEFT * 20)] if first_on_page not in (first, second) else []
-    for name, keys in [*moves, (second, Keys.RIGHT * 10)]:
+    targets = [(first, 1.0), *([(first_on_page, 0.0)] if first_on_page not in (first, second) else []), (second, 0.5)]
+    seconds = 0.0
+    for name, target in targets:
         slider = driver.execute_script(SLIDER_OF, name)
         if slider is None:
             raise SystemExit(f"workbench_screenshots: no style {name!r} on the page: give --styles A,B of its styles")
+        steps = round((target - driver.execute_script(VALUE_OF, name)) / 0.05)
+        if steps == 0:
+            continue
+        images = driver.execute_script(IMAGES)
         driver.execute_script("arguments[0].focus();", slider)
-        ActionChains(driver).send_keys(keys).perform()
-        seconds, caption = wait_for(driver, lambda d, before=caption: idle(d) and d.execute_script(CAPTION) != before
-                                    and d.execute_script(CAPTION))
+        ActionChains(driver).send_keys((Keys.RIGHT if steps > 0 else Keys.LEFT) * abs(steps)).perform()
+        seconds, _ = wait_for(driver, lambda d, before=images: idle(d) and d.execute_script(IMAGES) != before)
+    caption = driver.execute_script(CAPTION)
     print(f"stylize, a slider moved: {seconds:.2f} s to the new image; {caption}")
     time.sleep(1)
     save(driver, out / "workbench_stylize.png")
@@ -122,13 +146,21 @@ def shoot(driver, port: int, out: Path, first: str, second: str) -> None:
     save(driver, out / "workbench_activations.png")
 
     choose_view(driver, "Per-image optimisation")
-    wait_for(driver, lambda d: d.execute_script(
-        "const b = Array.from(document.querySelectorAll('button')).find(b => b.innerText == 'optimise');"
-        "if (b) b.click(); return Boolean(b);"))
-    seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "step 10 of"))
+    # a click while the page still redraws after the view change is lost: click once it is idle, and again if the
+    # page neither starts running nor shows a step within 10 s
+    for attempt in range(3):
+        wait_for(driver, lambda d: idle(d) and d.execute_script(OPTIMISE))
+        try:
+            wait_for(driver, lambda d: not idle(d) or d.execute_script(STEP_SHOWN), timeout=10)
+            break
+        except TimeoutException:
+            if attempt == 2:
+                raise
+    # 30 L-BFGS steps take a minute on 2 quiet cores, several beside a training run
+    seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "step 10 of"), timeout=600)
     print(f"optimisation, 30 L-BFGS steps at 128 px: step 10 shown after {seconds:.2f} s")
     save(driver, out / "workbench_optimize.png")
-    seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "download GIF"))
+    seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "download GIF"), timeout=600)
     print(f"optimisation finished {seconds:.2f} s later")
 
 
@@ -142,7 +174,7 @@ def main(argv=None) -> int:
                         help="the two styles the Stylize view blends, the first at 1 and the second at 0.5 "
                              "(default starry_night,the_scream)")
     args = parser.parse_args(argv)
-    styles = args.styles.split(",")
+    styles = [name.strip() for name in args.styles.split(",")]
     if len(styles) != 2 or len(set(styles)) != 2:
         sys.exit(f"workbench_screenshots: --styles {args.styles!r}: give two different styles, as in a,b")
     ckpt = Path(args.ckpt).resolve()

@@ -67,6 +67,8 @@ def measure(
     "overall": {metric: value}, "chance": 1/N}; every value a plain float. With `photo_names` (one per photo),
     also "photos": {photo name: {metric: mean over the styles}}, which tells the photos a network paints badly.
     """
+    if photo_names is not None and (len(photo_names) != len(photos) or len(set(photo_names)) != len(photos)):
+        raise ValueError(f"photo_names: {len(photo_names)} names for {len(photos)} photos, or a name twice")
     network_styles = list(style_names if network_styles is None else network_styles)
     device = yardstick.gram_relu1_2.device
     photos = photos.to(device)
@@ -94,13 +96,14 @@ def measure(
     report["chance"] = 1 / len(style_names)
     if photo_names is not None:
         means = torch.stack(per_photo).mean(dim=0)  # [3, K]
-        report["photos"] = {photo: dict(zip(METRICS, means[:, k].tolist(), strict=True))
-                            for k, photo in enumerate(photo_names)}
+        report["photos"] = {photo: dict(zip(METRICS, column, strict=True))
+                            for photo, column in zip(photo_names, means.T.tolist(), strict=True)}
     return report
 
 
 def format_quality(report: Mapping) -> str:
-    """One line per style and an overall line: identified, style gain, content error."""
+    """One line per style and an overall line: identified, style gain, content error; then, where the report
+    has them, one line per photo (its means over the styles)."""
     header = f"{'style':<22} {'identified':>10} {'style gain':>10} {'content':>8}  nearest painting per photo"
     lines = [header, "-" * len(header)]
     for name, scores in report["styles"].items():
@@ -110,7 +113,7 @@ def format_quality(report: Mapping) -> str:
     lines += ["-" * len(header), f"{'overall':<22} {overall['identified']:10.0%} {overall['style_gain']:10.3f}"
               f" {overall['content']:8.3f}  (chance {report['chance']:.0%})"]
     if "photos" in report:
-        width = max(22, *map(len, report["photos"]))
+        width = max([22, *map(len, report["photos"])])
         lines += ["", f"{'photo':<{width}} {'identified':>10} {'style gain':>10} {'content':>8}"
                       "  (mean over the styles)"]
         lines += [f"{name:<{width}} {scores['identified']:10.0%} {scores['style_gain']:10.3f} {scores['content']:8.3f}"

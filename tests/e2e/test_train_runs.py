@@ -23,8 +23,8 @@ def start_train(tmp_path, overrides) -> subprocess.Popen:
 
 
 # (signal, to the whole process group, then resumed): a terminal's Ctrl-C and SLURM's scancel signal the data
-# workers too; every signal saves through one handler, so each exit code once, and a requeue and a stopped job with
-# workers resuming, is enough
+# workers too. Ctrl-C and SIGUSR1 go through the project's handler, SIGTERM through Lightning's: each exit code
+# once, and a requeue and a stopped job with its workers, each resumed, is enough
 @pytest.mark.parametrize(("signum", "group", "resumed"), [(signal.SIGINT, False, False), (signal.SIGUSR1, False, True),
                                                          (signal.SIGTERM, True, True)])
 def test_a_stop_signal_saves_the_last_completed_step_and_ckpt_path_last_continues(tmp_path, image_dirs, signum,

@@ -10,7 +10,7 @@ from conftest import make_image
 from nst_ff.cli import evaluate_main as evaluate_cli
 from nst_ff.io.config import loss_config
 from nst_ff.io.images import read_image
-from nst_ff.loss.perceptual import PerceptualLoss
+from nst_ff.loss.perceptual import PerceptualLoss, relative_error
 from nst_ff.measure.evaluation import evaluate, load_photos
 from nst_ff.model.checkpoint import export
 from nst_ff.model.transformer import StyleTransferNetwork
@@ -224,4 +224,12 @@ def test_the_optimums_images_are_scored_per_style_on_the_yardstick():
     alpha, beta = quality["styles"]["alpha"], quality["styles"]["beta"]
     assert alpha["identified"] == 1 and alpha["style_gain"] == pytest.approx(1, abs=1e-5)
     assert beta["style_gain"] == pytest.approx(0, abs=1e-5) and beta["content"] == pytest.approx(0, abs=1e-5)
+    # per photo, the mean of alpha's full gain and beta's none, and its content error is alpha's for that photo
     assert list(quality["photos"]) == ["one.jpg", "two.jpg"]
+    yardstick = run["yardstick"]
+    for index, name in enumerate(["one.jpg", "two.jpg"]):
+        assert quality["photos"][name]["style_gain"] == pytest.approx(0.5, abs=1e-5)
+        _, painted = yardstick.errors(paintings[0][None])
+        _, photo = yardstick.errors(photos[index][None])
+        expected = relative_error(painted, photo).item() / 2
+        assert quality["photos"][name]["content"] == pytest.approx(expected, rel=1e-4)

@@ -89,3 +89,9 @@ def test_photo_names_give_each_photos_scores_over_the_styles(yardstick, painting
     table = format_quality(report)
     assert "painted.jpg" in table.splitlines()[-2] and "left.jpg" in table.splitlines()[-1]
     assert "photos" not in measure(paint, yardstick, photos, NAMES)
+
+
+@pytest.mark.parametrize("names", [["one.jpg"], ["one.jpg", "two.jpg", "three.jpg"], ["one.jpg", "one.jpg"]])
+def test_photo_names_that_do_not_name_each_photo_once_are_refused(yardstick, photos, names):
+    with pytest.raises(ValueError, match="names for 2 photos"):
+        measure(lambda x, w: x, yardstick, photos, NAMES, photo_names=names)
