@@ -44,12 +44,6 @@ const slider = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
     .find(s => s.innerText.split('\\n')[0] == arguments[0] && s.querySelector('input[type="range"]'));
 return slider ? slider.querySelector('input[type="range"]') : null;
 """
-# the value of a style's slider (one that SLIDER_OF finds)
-VALUE_OF = """
-const slider = Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
-    .find(s => s.innerText.split('\\n')[0] == arguments[0] && s.querySelector('input[type="range"]'));
-return parseFloat(slider.querySelector('input[type="range"]').value);
-"""
 # every picture's address: Streamlit serves an image under a hash of its content
 IMAGES = "return Array.from(document.images).map(i => i.src).join(' ');"
 FIRST_STYLE = """
@@ -127,7 +121,7 @@ def shoot(driver, port: int, out: Path, first: str, second: str) -> None:
         slider = driver.execute_script(SLIDER_OF, name)
         if slider is None:
             raise SystemExit(f"workbench_screenshots: no style {name!r} on the page: give --styles A,B of its styles")
-        steps = round((target - driver.execute_script(VALUE_OF, name)) / 0.05)
+        steps = round((target - float(slider.get_attribute("value"))) / 0.05)
         if steps == 0:
             continue
         images = driver.execute_script(IMAGES)
@@ -162,7 +156,6 @@ def shoot(driver, port: int, out: Path, first: str, second: str) -> None:
     save(driver, out / "workbench_optimize.png")
     seconds, _ = wait_for(driver, lambda d: d.execute_script(PAGE_HAS, "download GIF"), timeout=600)
     print(f"optimisation finished {seconds:.2f} s later")
-
 
 
 def main(argv=None) -> int:
@@ -204,6 +197,7 @@ def main(argv=None) -> int:
     finally:
         driver.quit()
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

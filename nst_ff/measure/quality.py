@@ -83,13 +83,10 @@ def measure(
         content = relative_error(features, photo_features)  # [K]
         nearest = style.argmin(dim=1)  # [K]
         gain = 1 - style[:, index] / photo_style[:, index].clamp_min(1e-12)
-        per_photo.append(torch.stack([(nearest == index).float(), gain, content]))  # [3, K], in METRICS order
-        report["styles"][name] = {
-            "identified": (nearest == index).float().mean().item(),
-            "style_gain": gain.mean().item(),
-            "content": content.mean().item(),
-            "nearest": [style_names[i] for i in nearest.tolist()],
-        }
+        scores = torch.stack([(nearest == index).float(), gain, content])  # [3, K], in METRICS order
+        per_photo.append(scores)
+        report["styles"][name] = {**dict(zip(METRICS, scores.mean(dim=1).tolist(), strict=True)),
+                                  "nearest": [style_names[i] for i in nearest.tolist()]}
     report["overall"] = {
         metric: sum(scores[metric] for scores in report["styles"].values()) / len(style_names) for metric in METRICS
     }

@@ -226,10 +226,9 @@ def test_the_optimums_images_are_scored_per_style_on_the_yardstick():
     assert beta["style_gain"] == pytest.approx(0, abs=1e-5) and beta["content"] == pytest.approx(0, abs=1e-5)
     # per photo, the mean of alpha's full gain and beta's none, and its content error is alpha's for that photo
     assert list(quality["photos"]) == ["one.jpg", "two.jpg"]
-    yardstick = run["yardstick"]
+    _, painted = run["yardstick"].errors(paintings[0][None])
     for index, name in enumerate(["one.jpg", "two.jpg"]):
         assert quality["photos"][name]["style_gain"] == pytest.approx(0.5, abs=1e-5)
-        _, painted = yardstick.errors(paintings[0][None])
-        _, photo = yardstick.errors(photos[index][None])
+        _, photo = run["yardstick"].errors(photos[index][None])
         expected = relative_error(painted, photo).item() / 2
         assert quality["photos"][name]["content"] == pytest.approx(expected, rel=1e-4)
