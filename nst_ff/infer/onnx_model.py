@@ -18,7 +18,7 @@ import torch
 from nst_ff.errors import UsageError
 from nst_ff.io import jsonfile
 from nst_ff.io.images import write_atomically
-from nst_ff.model.checkpoint import FORMAT_VERSION, NST_FF_KEY, CheckpointError, describe
+from nst_ff.model.checkpoint import FORMAT_VERSION, NST_FF_KEY, CheckpointError, checkpoint_not_found, describe
 from nst_ff.model.schema import description_problem
 from nst_ff.model.transformer import StyleTransferNetwork
 
@@ -78,7 +78,7 @@ class OnnxNetwork:
         self.path, self.threads = Path(path), threads
         ort = require("onnxruntime", f"running {path}")
         if not self.path.is_file():
-            raise CheckpointError(f"checkpoint not found: {path}")
+            raise checkpoint_not_found(path)
         self.model = self.path.read_bytes()
         self.session = self._session(["CPUExecutionProvider"])
         metadata = self.session.get_modelmeta().custom_metadata_map

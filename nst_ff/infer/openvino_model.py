@@ -16,7 +16,7 @@ import torch
 
 from nst_ff.errors import UsageError
 from nst_ff.infer.onnx_model import INPUT_NAMES, read_description, require
-from nst_ff.model.checkpoint import NST_FF_KEY, CheckpointError
+from nst_ff.model.checkpoint import NST_FF_KEY, CheckpointError, checkpoint_not_found
 
 INSTALL_HINT = 'pip install -e ".[openvino]"'
 # stylize's --precision -> OpenVINO's inference precision; without one, OpenVINO picks (bf16 where the CPU has it).
@@ -41,7 +41,7 @@ class OpenVinoNetwork:
         self.path = Path(path)
         ov = require("openvino", f"running {path} on OpenVINO", INSTALL_HINT)
         if not self.path.is_file():
-            raise CheckpointError(f"checkpoint not found: {path}")
+            raise checkpoint_not_found(path)
         if precision not in (None, *PRECISION_HINTS):
             raise UsageError(f"--precision {precision}: OpenVINO runs on the CPU in fp32 or bf16")
         core = ov.Core()

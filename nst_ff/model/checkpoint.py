@@ -29,6 +29,17 @@ class CheckpointError(NstError, ValueError):
     """A checkpoint that cannot be used; the message names the path and the reason."""
 
 
+def checkpoint_not_found(path: str | os.PathLike) -> CheckpointError:
+    """The error for a path that holds no file, naming the checkpoints in its folder: runs write
+    `<run_name>/last.ckpt`, not the `last.ckpt` a user may expect beside them."""
+    folder = Path(path).parent
+    patterns = ("*.pt", "*.ckpt", "*.onnx", "*/last.ckpt")
+    found = [p for pattern in patterns for p in folder.glob(pattern) if p.is_file()] if folder.is_dir() else []
+    newest = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)[:4]
+    hint = f"; in {folder}, newest first: {', '.join(str(p) for p in newest)}" if newest else ""
+    return CheckpointError(f"checkpoint not found: {path}{hint}")
+
+
 def weights_problem(state: dict[str, torch.Tensor]) -> str | None:
     """Why these weights are broken (non-finite, or beyond MAX_ABS_WEIGHT), or None when they are sane.
     Checked after every training step: one reduction and one device sync when all is well."""
@@ -118,7 +129,7 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         hint = f" (e.g. {runs[0]})" if runs else ""
         raise CheckpointError(f"{path} is a folder: give a checkpoint file{hint}")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise checkpoint_not_found(path)
     try:
         checkpoint = load_tensors(path, map_location)
     except UnreadableFile as error:

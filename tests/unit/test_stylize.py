@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -338,6 +339,23 @@ def test_bad_checkpoint(kind, photo, tmp_path, capsys):
     assert_one_line_error(capsys, message)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "pwned").exists()  # the pickled os.system never ran
+
+
+def test_a_missing_checkpoint_names_the_runs_beside_it(network_file, photo, tmp_path, capsys):
+    """`checkpoints/last.ckpt` is what a user types; a run writes `checkpoints/<run_name>/last.ckpt`."""
+    folder = tmp_path / "checkpoints"
+    (folder / "older").mkdir(parents=True)
+    (folder / "newer").mkdir()
+    shutil.copy(network_file[0], folder / "older" / "last.ckpt")
+    shutil.copy(network_file[0], folder / "newer" / "last.ckpt")
+    shutil.copy(network_file[0], folder / "shipped.pt")
+    os.utime(folder / "shipped.pt", (1, 1))
+    os.utime(folder / "older" / "last.ckpt", (2, 2))
+    (folder / "notes.md").write_text("not a checkpoint")
+    assert run("--ckpt", folder / "last.ckpt", "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
+    assert_one_line_error(capsys, f"checkpoint not found: {folder / 'last.ckpt'}; in {folder}, newest first: "
+                                  f"{folder / 'newer' / 'last.ckpt'}, {folder / 'older' / 'last.ckpt'}, "
+                                  f"{folder / 'shipped.pt'}\n")
 
 
 def assert_one_line_error(capsys, message: str) -> str:

@@ -84,7 +84,8 @@ def test_bad_input_shows_one_message_and_the_app_keeps_running(app, tmp_path):
     app.sidebar.text_input(key="ckpt_path").set_value(str(corrupt)).run()
     assert errors(app)[0].startswith(f"cannot read checkpoint {corrupt}")
     app.sidebar.text_input(key="ckpt_path").set_value(str(tmp_path / "missing.ckpt")).run()
-    assert errors(app) == [f"checkpoint not found: {tmp_path / 'missing.ckpt'}"]
+    assert errors(app) == [f"checkpoint not found: {tmp_path / 'missing.ckpt'}; in {tmp_path}, newest first: "
+                           f"{corrupt}, {tmp_path / 'tiny.pt'}"]
 
 
 def test_inside_the_network_shows_the_chosen_layers(app):
