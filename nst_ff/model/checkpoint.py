@@ -33,9 +33,15 @@ def checkpoint_not_found(path: str | os.PathLike) -> CheckpointError:
     """The error for a path that holds no file, naming the checkpoints in its folder: runs write
     `<run_name>/last.ckpt`, not the `last.ckpt` a user may expect beside them."""
     folder = Path(path).parent
-    patterns = ("*.pt", "*.ckpt", "*.onnx", "*/last.ckpt")
-    found = [p for pattern in patterns for p in folder.glob(pattern) if p.is_file()] if folder.is_dir() else []
-    newest = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)[:4]
+    patterns = ("*.pt", "*.pth", "*.ckpt", "*.onnx", "*/last.ckpt")
+    times = {}
+    for candidate in (p for pattern in patterns for p in folder.glob(pattern)) if folder.is_dir() else ():
+        try:
+            if candidate.is_file():
+                times[candidate] = candidate.stat().st_mtime
+        except OSError:  # gone or unreadable since the glob: not worth naming
+            pass
+    newest = sorted(times, key=times.get, reverse=True)[:4]
     hint = f"; in {folder}, newest first: {', '.join(str(p) for p in newest)}" if newest else ""
     return CheckpointError(f"checkpoint not found: {path}{hint}")
 

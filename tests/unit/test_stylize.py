@@ -349,13 +349,15 @@ def test_a_missing_checkpoint_names_the_runs_beside_it(network_file, photo, tmp_
     shutil.copy(network_file[0], folder / "older" / "last.ckpt")
     shutil.copy(network_file[0], folder / "newer" / "last.ckpt")
     shutil.copy(network_file[0], folder / "shipped.pt")
-    os.utime(folder / "shipped.pt", (1, 1))
-    os.utime(folder / "older" / "last.ckpt", (2, 2))
+    shutil.copy(network_file[0], folder / "exported.pth")
+    shutil.copy(network_file[0], folder / "oldest.onnx")  # the fifth: only the newest four are named
+    for age, name in enumerate(["older/last.ckpt", "shipped.pt", "exported.pth", "oldest.onnx"], start=1):
+        os.utime(folder / name, (1000 - age, 1000 - age))
     (folder / "notes.md").write_text("not a checkpoint")
     assert run("--ckpt", folder / "last.ckpt", "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
     assert_one_line_error(capsys, f"checkpoint not found: {folder / 'last.ckpt'}; in {folder}, newest first: "
                                   f"{folder / 'newer' / 'last.ckpt'}, {folder / 'older' / 'last.ckpt'}, "
-                                  f"{folder / 'shipped.pt'}\n")
+                                  f"{folder / 'shipped.pt'}, {folder / 'exported.pth'}\n")
 
 
 def assert_one_line_error(capsys, message: str) -> str:

@@ -2,6 +2,7 @@
 
 import importlib.util
 import io
+import os
 import sys
 from functools import partial
 
@@ -83,6 +84,7 @@ def test_bad_input_shows_one_message_and_the_app_keeps_running(app, tmp_path):
     app.sidebar.number_input(key="size").set_value(64)
     app.sidebar.text_input(key="ckpt_path").set_value(str(corrupt)).run()
     assert errors(app)[0].startswith(f"cannot read checkpoint {corrupt}")
+    os.utime(tmp_path / "tiny.pt", (1, 1))  # named after the newer corrupt.ckpt, whatever the clock's resolution
     app.sidebar.text_input(key="ckpt_path").set_value(str(tmp_path / "missing.ckpt")).run()
     assert errors(app) == [f"checkpoint not found: {tmp_path / 'missing.ckpt'}; in {tmp_path}, newest first: "
                            f"{corrupt}, {tmp_path / 'tiny.pt'}"]
