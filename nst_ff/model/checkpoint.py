@@ -29,19 +29,25 @@ class CheckpointError(NstError, ValueError):
     """A checkpoint that cannot be used; the message names the path and the reason."""
 
 
+def checkpoints_in(folder: Path) -> list[Path]:
+    """The checkpoint files in `folder` and its runs' `last.ckpt`, newest first: what a user who named a
+    file that is not there, or a folder, most likely meant."""
+    times = {}
+    for pattern in ("*.pt", "*.pth", "*.ckpt", "*.onnx", "*/last.ckpt"):
+        for candidate in folder.glob(pattern) if folder.is_dir() else ():
+            try:
+                if candidate.is_file():
+                    times[candidate] = candidate.stat().st_mtime
+            except OSError:  # gone or unreadable since the glob: not worth naming
+                pass
+    return sorted(times, key=times.get, reverse=True)
+
+
 def checkpoint_not_found(path: str | os.PathLike) -> CheckpointError:
-    """The error for a path that holds no file, naming the checkpoints in its folder: runs write
+    """The error for a path that holds no file, naming the newest checkpoints in its folder: runs write
     `<run_name>/last.ckpt`, not the `last.ckpt` a user may expect beside them."""
     folder = Path(path).parent
-    patterns = ("*.pt", "*.pth", "*.ckpt", "*.onnx", "*/last.ckpt")
-    times = {}
-    for candidate in (p for pattern in patterns for p in folder.glob(pattern)) if folder.is_dir() else ():
-        try:
-            if candidate.is_file():
-                times[candidate] = candidate.stat().st_mtime
-        except OSError:  # gone or unreadable since the glob: not worth naming
-            pass
-    newest = sorted(times, key=times.get, reverse=True)[:4]
+    newest = checkpoints_in(folder)[:4]
     hint = f"; in {folder}, newest first: {', '.join(str(p) for p in newest)}" if newest else ""
     return CheckpointError(f"checkpoint not found: {path}{hint}")
 
@@ -131,8 +137,8 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """The contents of an nst_ff checkpoint (training or exported), loaded so that it cannot run code."""
     path = Path(path)
     if path.is_dir():
-        runs = sorted(path.glob("last.ckpt")) + sorted(path.glob("*.pt"))
-        hint = f" (e.g. {runs[0]})" if runs else ""
+        found = checkpoints_in(path)
+        hint = f" (e.g. {found[0]})" if found else ""
         raise CheckpointError(f"{path} is a folder: give a checkpoint file{hint}")
     if not path.is_file():
         raise checkpoint_not_found(path)

@@ -341,7 +341,7 @@ def test_bad_checkpoint(kind, photo, tmp_path, capsys):
     assert not (tmp_path / "pwned").exists()  # the pickled os.system never ran
 
 
-def test_a_missing_checkpoint_names_the_runs_beside_it(network_file, photo, tmp_path, capsys):
+def test_a_missing_checkpoint_or_a_folder_names_the_newest_runs_beside_it(network_file, photo, tmp_path, capsys):
     """`checkpoints/last.ckpt` is what a user types; a run writes `checkpoints/<run_name>/last.ckpt`."""
     folder = tmp_path / "checkpoints"
     (folder / "older").mkdir(parents=True)
@@ -358,6 +358,11 @@ def test_a_missing_checkpoint_names_the_runs_beside_it(network_file, photo, tmp_
     assert_one_line_error(capsys, f"checkpoint not found: {folder / 'last.ckpt'}; in {folder}, newest first: "
                                   f"{folder / 'newer' / 'last.ckpt'}, {folder / 'older' / 'last.ckpt'}, "
                                   f"{folder / 'shipped.pt'}, {folder / 'exported.pth'}\n")
+    # the folder itself: its newest checkpoint as the example
+    assert run("--ckpt", folder, "--input", photo, "--style", "0", "--output", tmp_path / "out") == 2
+    newest = folder / "newer" / "last.ckpt"
+    assert_one_line_error(capsys, f"{folder} is a folder: give a checkpoint file (e.g. {newest})")
+    assert not (tmp_path / "out").exists()
 
 
 def assert_one_line_error(capsys, message: str) -> str:
